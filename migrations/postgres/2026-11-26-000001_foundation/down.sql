@@ -1,0 +1,14 @@
+DROP TABLE search_outbox;
+DROP TABLE mail_outbox;
+DROP TABLE events;
+DROP FUNCTION events_append_only();
+DROP TABLE attachments;
+DROP TABLE messages;
+DROP TABLE ticket_tags;
+DROP TABLE tickets;
+DROP TABLE counters;
+DROP TABLE agents;
+DROP TABLE contacts;
+DROP TABLE instances;
+DROP TABLE institution_domains;
+DROP TABLE institutions;

@@ -1,0 +1,15 @@
+DROP TABLE search_outbox;
+DROP TABLE mail_outbox;
+DROP TRIGGER events_append_only_delete;
+DROP TRIGGER events_append_only_update;
+DROP TABLE events;
+DROP TABLE attachments;
+DROP TABLE messages;
+DROP TABLE ticket_tags;
+DROP TABLE tickets;
+DROP TABLE counters;
+DROP TABLE agents;
+DROP TABLE contacts;
+DROP TABLE instances;
+DROP TABLE institution_domains;
+DROP TABLE institutions;

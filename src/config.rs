@@ -1,0 +1,546 @@
+//! Typed configuration, layered as `config/default.toml` < `--config FILE` <
+//! `TUSK_*` environment variables, and validated once at start-up.
+//!
+//! Every error names the key (and the file or variable it came from) and the
+//! problem, so that an operator can fix it without reading code.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The built-in defaults; the same text ships as `config/default.toml`.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// Environment variables with this prefix configure Tusk.
+const ENV_PREFIX: &str = "TUSK_";
+/// Variables with these prefixes belong to the test suite, not to Tusk.
+const ENV_IGNORED_PREFIXES: &[&str] = &["TUSK_TEST_", "TUSK_CORPUS_DIR"];
+
+/// A configuration problem, with the place it came from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration error: {origin}: {message}")]
+pub struct ConfigError {
+    /// File name, environment variable or key the problem is in.
+    pub origin: String,
+    /// What is wrong, in words an operator can act on.
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(origin: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { origin: origin.into(), message: message.into() }
+    }
+}
+
+/// A secret value: never printed by `Debug` or `Display`.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The secret itself; call only where it is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "***" })
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub support: SupportConfig,
+    pub plans: BTreeMap<String, PlanConfig>,
+    pub mail: MailConfig,
+    pub smtp: SmtpConfig,
+    pub search: SearchConfig,
+    pub meilisearch: MeilisearchConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub bind: String,
+    pub public_url: String,
+    pub workers: usize,
+    pub shutdown_timeout_secs: u64,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// May carry a password, hence a secret.
+    pub url: Secret,
+    pub pool_size: u32,
+    pub connect_timeout_secs: u64,
+    pub sqlite_busy_timeout_ms: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupportConfig {
+    pub name: String,
+    pub address: String,
+    pub timezone: String,
+    pub default_plan: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanConfig {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailConfig {
+    pub max_message_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// May carry credentials, hence a secret.
+    pub url: Secret,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchBackend {
+    Embedded,
+    Meilisearch,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchConfig {
+    pub backend: SearchBackend,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeilisearchConfig {
+    pub url: String,
+    pub key: Secret,
+    pub index: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+/// A loaded configuration and the non-fatal remarks made while loading it.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    /// E.g. an unknown `TUSK_*` variable that was ignored.
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// Loads defaults, then `file` (when given), then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Loaded, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(file, &env)
+    }
+
+    /// As [`Config::load`], with the environment passed in (for tests).
+    pub fn load_from(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, ConfigError> {
+        let defaults = parse_toml("config/default.toml (built in)", DEFAULT_TOML)?;
+        let mut merged = defaults.clone();
+        if let Some(path) = file {
+            let origin = path.display().to_string();
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::new(&origin, format!("cannot read the file: {e}")))?;
+            let layer = parse_toml(&origin, &text)?;
+            check_known_keys(&origin, &layer, &defaults, "")?;
+            merge_layer(&mut merged, layer);
+        }
+        let warnings = apply_env(&mut merged, &defaults, env)?;
+        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(merged)).map_err(|e| {
+            let path = e.path().to_string();
+            ConfigError::new(path, e.into_inner().to_string())
+        })?;
+        config.validate()?;
+        Ok(Loaded { config, warnings })
+    }
+
+    /// Loads only the built-in defaults (tests and tools).
+    pub fn defaults() -> Result<Config, ConfigError> {
+        Self::load_from(None, &[]).map(|l| l.config)
+    }
+
+    /// Checks what types alone cannot: addresses, timezones, plan references.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.server.bind.parse::<SocketAddr>().map_err(|_| {
+            ConfigError::new(
+                "server.bind",
+                format!("`{}` is not a socket address like 127.0.0.1:8080", self.server.bind),
+            )
+        })?;
+        if !(self.server.public_url.starts_with("http://") || self.server.public_url.starts_with("https://")) {
+            return Err(ConfigError::new(
+                "server.public_url",
+                format!("`{}` must start with http:// or https://", self.server.public_url),
+            ));
+        }
+        if self.server.max_body_bytes == 0 {
+            return Err(ConfigError::new("server.max_body_bytes", "must be greater than 0"));
+        }
+        crate::db::DbUrl::parse(self.database.url.expose())
+            .map_err(|message| ConfigError::new("database.url", message))?;
+        if self.database.pool_size == 0 {
+            return Err(ConfigError::new("database.pool_size", "must be at least 1"));
+        }
+        if self.support.timezone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(ConfigError::new(
+                "support.timezone",
+                format!("unknown IANA timezone `{}` (e.g. Europe/Paris)", self.support.timezone),
+            ));
+        }
+        if !self.support.address.contains('@') {
+            return Err(ConfigError::new(
+                "support.address",
+                format!("`{}` is not an email address", self.support.address),
+            ));
+        }
+        if self.plans.is_empty() {
+            return Err(ConfigError::new("plans", "at least one plan tier is required"));
+        }
+        for (id, plan) in &self.plans {
+            if !is_plan_id(id) {
+                return Err(ConfigError::new(
+                    format!("plans.{id}"),
+                    "a plan id may contain only a-z, 0-9, `_` and `-`",
+                ));
+            }
+            if plan.name.trim().is_empty() {
+                return Err(ConfigError::new(format!("plans.{id}.name"), "must not be empty"));
+            }
+        }
+        self.check_plan("support.default_plan", &self.support.default_plan)?;
+        if self.mail.max_message_bytes == 0 {
+            return Err(ConfigError::new("mail.max_message_bytes", "must be greater than 0"));
+        }
+        let smtp = self.smtp.url.expose();
+        if !(smtp.starts_with("smtp://") || smtp.starts_with("smtps://")) {
+            return Err(ConfigError::new("smtp.url", "must start with smtp:// or smtps://"));
+        }
+        if self.search.backend == SearchBackend::Meilisearch
+            && !(self.meilisearch.url.starts_with("http://") || self.meilisearch.url.starts_with("https://"))
+        {
+            return Err(ConfigError::new(
+                "meilisearch.url",
+                "must be an http:// or https:// URL when search.backend = \"meilisearch\"",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Errors unless `plan` is a configured tier; `key` names the setting.
+    pub fn check_plan(&self, key: &str, plan: &str) -> Result<(), ConfigError> {
+        if self.plans.contains_key(plan) {
+            Ok(())
+        } else {
+            Err(ConfigError::new(key, format!("unknown plan tier `{plan}` (known: {})", self.plan_ids().join(", "))))
+        }
+    }
+
+    pub fn plan_ids(&self) -> Vec<String> {
+        self.plans.keys().cloned().collect()
+    }
+
+    /// The support team's timezone (validated at load).
+    pub fn timezone(&self) -> chrono_tz::Tz {
+        self.support.timezone.parse().unwrap_or(chrono_tz::UTC)
+    }
+}
+
+fn is_plan_id(id: &str) -> bool {
+    !id.is_empty() && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+fn parse_toml(origin: &str, text: &str) -> Result<toml::Table, ConfigError> {
+    text.parse::<toml::Table>().map_err(|e| ConfigError::new(origin, e.to_string().trim_end().to_string()))
+}
+
+/// Rejects keys of a user layer that the defaults do not have (except inside
+/// `plans`, whose keys are the operator's own), naming the file and key.
+fn check_known_keys(
+    origin: &str,
+    layer: &toml::Table,
+    defaults: &toml::Table,
+    prefix: &str,
+) -> Result<(), ConfigError> {
+    for (key, value) in layer {
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        if path == "plans" {
+            continue;
+        }
+        match defaults.get(key) {
+            None => {
+                return Err(ConfigError::new(
+                    origin,
+                    format!("unknown key `{path}` (see config/default.toml for the keys)"),
+                ));
+            }
+            Some(toml::Value::Table(sub_defaults)) => {
+                if let toml::Value::Table(sub) = value {
+                    check_known_keys(origin, sub, sub_defaults, &path)?;
+                } else {
+                    return Err(ConfigError::new(origin, format!("`{path}` must be a table ([{path}])")));
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Deep-merges `layer` into `base`; a `plans` table replaces the default one
+/// wholesale so that an operator can define exactly the tiers they sell.
+fn merge_layer(base: &mut toml::Table, layer: toml::Table) {
+    for (key, value) in layer {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(l)) if key != "plans" => merge_layer(b, l),
+            (_, v) => {
+                base.insert(key, v);
+            }
+        }
+    }
+}
+
+/// Collects `(dotted.path, default value)` for every leaf key.
+fn leaf_keys(table: &toml::Table, prefix: &str, out: &mut Vec<(String, toml::Value)>) {
+    for (key, value) in table {
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        if path == "plans" {
+            continue;
+        }
+        match value {
+            toml::Value::Table(sub) => leaf_keys(sub, &path, out),
+            other => out.push((path, other.clone())),
+        }
+    }
+}
+
+fn env_name(path: &str) -> String {
+    format!("{ENV_PREFIX}{}", path.replace('.', "_").to_ascii_uppercase())
+}
+
+fn apply_env(
+    merged: &mut toml::Table,
+    defaults: &toml::Table,
+    env: &[(String, String)],
+) -> Result<Vec<String>, ConfigError> {
+    let mut leaves = Vec::new();
+    leaf_keys(defaults, "", &mut leaves);
+    let mut warnings = Vec::new();
+    for (name, raw) in env {
+        if !name.starts_with(ENV_PREFIX) || ENV_IGNORED_PREFIXES.iter().any(|p| name.starts_with(p)) {
+            continue;
+        }
+        let Some((path, default)) = leaves.iter().find(|(path, _)| env_name(path) == *name) else {
+            warnings.push(format!("ignoring unknown environment variable {name}"));
+            continue;
+        };
+        let value = match default {
+            toml::Value::Integer(_) => raw
+                .trim()
+                .parse::<i64>()
+                .map(toml::Value::Integer)
+                .map_err(|_| ConfigError::new(name, format!("`{raw}` is not a whole number (for {path})")))?,
+            toml::Value::Boolean(_) => match raw.trim() {
+                "true" | "1" | "yes" | "on" => toml::Value::Boolean(true),
+                "false" | "0" | "no" | "off" => toml::Value::Boolean(false),
+                _ => return Err(ConfigError::new(name, format!("`{raw}` is not true or false (for {path})"))),
+            },
+            toml::Value::Float(_) => raw
+                .trim()
+                .parse::<f64>()
+                .map(toml::Value::Float)
+                .map_err(|_| ConfigError::new(name, format!("`{raw}` is not a number (for {path})")))?,
+            _ => toml::Value::String(raw.clone()),
+        };
+        set_path(merged, path, value);
+    }
+    Ok(warnings)
+}
+
+fn set_path(table: &mut toml::Table, path: &str, value: toml::Value) {
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let Some(last) = parts.pop() else { return };
+    let mut current = table;
+    for part in parts {
+        let entry = current.entry(part.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        let toml::Value::Table(next) = entry else { return };
+        current = next;
+    }
+    current.insert(last.to_string(), value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    #[test]
+    fn defaults_load_and_validate() {
+        let c = Config::defaults().unwrap();
+        assert_eq!(c.server.bind, "127.0.0.1:8080");
+        assert_eq!(c.database.url.expose(), "sqlite://data/tusk.db");
+        assert_eq!(c.plans["single"].name, "Single Service");
+        assert_eq!(c.plans["managed"].name, "All-in-One Managed");
+        assert_eq!(c.search.backend, SearchBackend::Embedded);
+    }
+
+    #[test]
+    fn every_file_in_config_dir_loads() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                Config::load_from(Some(&path), &[]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                seen += 1;
+            }
+        }
+        assert!(seen >= 1);
+    }
+
+    #[test]
+    fn file_then_env_override() {
+        let f = file("[server]\nbind = \"127.0.0.1:9000\"\n[database]\npool_size = 3\n");
+        let loaded = Config::load_from(
+            Some(f.path()),
+            &env(&[
+                ("TUSK_DATABASE_URL", "postgres://u:p@localhost/db"),
+                ("TUSK_DATABASE_POOL_SIZE", "5"),
+                ("TUSK_DATA_DIR", "/var/lib/tusk"),
+                ("TUSK_SEARCH_BACKEND", "meilisearch"),
+                ("TUSK_MEILISEARCH_KEY", "s3cret"),
+                ("TUSK_TEST_POSTGRES_URL", "ignored"),
+                ("TUSK_BOGUS", "x"),
+            ]),
+        )
+        .unwrap();
+        let c = loaded.config;
+        assert_eq!(c.server.bind, "127.0.0.1:9000");
+        assert_eq!(c.database.pool_size, 5);
+        assert_eq!(c.database.url.expose(), "postgres://u:p@localhost/db");
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/tusk"));
+        assert_eq!(c.search.backend, SearchBackend::Meilisearch);
+        assert_eq!(format!("{:?}", c.meilisearch.key), "***");
+        assert!(!format!("{:?}", c.database).contains("u:p"));
+        assert_eq!(loaded.warnings, vec!["ignoring unknown environment variable TUSK_BOGUS".to_string()]);
+    }
+
+    #[test]
+    fn malformed_file_names_file_and_line() {
+        let f = file("[server]\nbind = \"127.0.0.1:9000\n");
+        let e = Config::load_from(Some(f.path()), &[]).unwrap_err();
+        assert_eq!(e.origin, f.path().display().to_string());
+        assert!(e.message.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn unreadable_file_is_named() {
+        let e = Config::load_from(Some(Path::new("/nonexistent/tusk.toml")), &[]).unwrap_err();
+        assert_eq!(e.origin, "/nonexistent/tusk.toml");
+        assert!(e.message.contains("cannot read"), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let f = file("[server]\nbnid = \"x\"\n");
+        let e = Config::load_from(Some(f.path()), &[]).unwrap_err();
+        assert!(e.message.contains("server.bnid"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_key() {
+        let f = file("[database]\npool_size = \"many\"\n");
+        let e = Config::load_from(Some(f.path()), &[]).unwrap_err();
+        assert_eq!(e.origin, "database.pool_size", "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let cases = [
+            ("[support]\ntimezone = \"Mars/Olympus\"\n", "support.timezone", "Mars/Olympus"),
+            ("[support]\ndefault_plan = \"gold\"\n", "support.default_plan", "gold"),
+            ("[server]\nbind = \"localhost\"\n", "server.bind", "localhost"),
+            ("[database]\nurl = \"mysql://x\"\n", "database.url", "mysql"),
+            ("[search]\nbackend = \"elastic\"\n", "search.backend", "elastic"),
+            ("[plans.Gold]\nname = \"Gold\"\n", "plans.Gold", "a-z"),
+        ];
+        for (text, key, needle) in cases {
+            let f = file(text);
+            let e = Config::load_from(Some(f.path()), &[]).unwrap_err();
+            assert_eq!(e.origin, key, "{text}: {e}");
+            assert!(e.to_string().contains(needle), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn bad_env_value_names_variable() {
+        let e = Config::load_from(None, &env(&[("TUSK_SERVER_WORKERS", "lots")])).unwrap_err();
+        assert_eq!(e.origin, "TUSK_SERVER_WORKERS");
+    }
+
+    #[test]
+    fn plans_table_replaces_defaults() {
+        let f = file("[support]\ndefault_plan = \"basic\"\n[plans.basic]\nname = \"Basic\"\n");
+        let c = Config::load_from(Some(f.path()), &[]).unwrap().config;
+        assert_eq!(c.plan_ids(), vec!["basic".to_string()]);
+    }
+}

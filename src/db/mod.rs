@@ -1,0 +1,321 @@
+//! Database access: one connection type over SQLite and PostgreSQL, a pool,
+//! embedded migrations, and the helper that runs blocking database work off
+//! the async executor.
+
+pub mod models;
+pub mod schema;
+pub mod types;
+
+use std::path::Path;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::error::AppError;
+
+pub use types::*;
+
+/// A connection to either backend. Code that needs backend-specific SQL
+/// matches on it, with both arms side by side.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+/// Which database engine a URL points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    Sqlite,
+    Postgres,
+}
+
+/// A parsed `database.url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbUrl {
+    pub kind: BackendKind,
+    /// File path for SQLite, the whole URL for PostgreSQL.
+    pub target: String,
+}
+
+impl DbUrl {
+    /// Accepts `sqlite://PATH` and `postgres://…`/`postgresql://…` only, so a
+    /// mistyped PostgreSQL URL never silently becomes a new SQLite file.
+    pub fn parse(url: &str) -> Result<DbUrl, String> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err("sqlite:// needs a file path, e.g. sqlite://data/tusk.db".into());
+            }
+            Ok(DbUrl { kind: BackendKind::Sqlite, target: path.to_string() })
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DbUrl { kind: BackendKind::Postgres, target: url.to_string() })
+        } else {
+            let scheme = url.split("://").next().unwrap_or(url);
+            Err(format!("unsupported database URL scheme `{scheme}`: use sqlite://PATH or postgres://USER@HOST/DB"))
+        }
+    }
+
+    /// The URL with any password replaced, for messages and logs.
+    pub fn redacted(&self) -> String {
+        match self.kind {
+            BackendKind::Sqlite => format!("sqlite://{}", self.target),
+            BackendKind::Postgres => redact_password(&self.target),
+        }
+    }
+}
+
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// An r2d2 manager that opens the right connection for the URL's scheme and
+/// sets SQLite up for concurrent use.
+#[derive(Debug, Clone)]
+pub struct ConnectionManager {
+    url: DbUrl,
+    sqlite_busy_timeout_ms: u32,
+}
+
+impl ConnectionManager {
+    pub fn new(url: DbUrl, sqlite_busy_timeout_ms: u32) -> Self {
+        Self { url, sqlite_busy_timeout_ms }
+    }
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = AnyConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
+        match self.url.kind {
+            BackendKind::Sqlite => {
+                let mut conn =
+                    diesel::SqliteConnection::establish(&self.url.target).map_err(r2d2::Error::ConnectionError)?;
+                conn.batch_execute(&format!(
+                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {}; PRAGMA synchronous = NORMAL;",
+                    self.sqlite_busy_timeout_ms
+                ))
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(AnyConnection::Sqlite(conn))
+            }
+            BackendKind::Postgres => {
+                let mut conn =
+                    diesel::PgConnection::establish(&self.url.target).map_err(r2d2::Error::ConnectionError)?;
+                conn.batch_execute("SET TIME ZONE 'UTC'").map_err(r2d2::Error::QueryError)?;
+                Ok(AnyConnection::Postgresql(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
+        false
+    }
+}
+
+pub type DbPool = Pool<ConnectionManager>;
+pub type PooledConn = PooledConnection<ConnectionManager>;
+
+/// The pool plus what callers need to know about the backend.
+#[derive(Clone)]
+pub struct Db {
+    pool: DbPool,
+    url: DbUrl,
+}
+
+/// Settings for [`Db::connect`].
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    pub pool_size: u32,
+    pub connect_timeout: Duration,
+    pub sqlite_busy_timeout_ms: u32,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        Self { pool_size: 8, connect_timeout: Duration::from_secs(5), sqlite_busy_timeout_ms: 5000 }
+    }
+}
+
+impl Db {
+    /// Opens a pool; fails with a clear message when the database cannot be
+    /// reached within the connect timeout.
+    pub fn connect(url: &str, options: &DbOptions) -> anyhow::Result<Db> {
+        let url = DbUrl::parse(url).map_err(|e| anyhow::anyhow!("database.url: {e}"))?;
+        if url.kind == BackendKind::Sqlite {
+            prepare_sqlite_file(&url.target, options.sqlite_busy_timeout_ms)?;
+        }
+        let manager = ConnectionManager::new(url.clone(), options.sqlite_busy_timeout_ms);
+        let pool = Pool::builder()
+            .max_size(options.pool_size)
+            .connection_timeout(options.connect_timeout)
+            .error_handler(Box::new(r2d2::LoggingErrorHandler))
+            .build(manager)
+            .map_err(|e| anyhow::anyhow!("cannot connect to the database at {}: {e}", url.redacted()))?;
+        Ok(Db { pool, url })
+    }
+
+    pub fn backend(&self) -> BackendKind {
+        self.url.kind
+    }
+
+    pub fn url(&self) -> &DbUrl {
+        &self.url
+    }
+
+    /// A pooled connection for blocking code (CLI commands, workers' blocking
+    /// sections). Async code uses [`Db::run`] instead.
+    pub fn get(&self) -> Result<PooledConn, AppError> {
+        self.pool.get().map_err(AppError::from)
+    }
+
+    /// Runs `f` with a pooled connection on the blocking thread pool. The
+    /// connection is taken inside the closure, never on the async worker, and
+    /// is never held across an `.await`.
+    pub async fn run<F, T>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(AppError::from)?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| AppError::internal(anyhow::anyhow!("database task failed: {e}")))?
+    }
+
+    /// Connections currently open and idle in the pool.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+
+    /// Applies pending migrations; returns the versions applied.
+    pub fn migrate(&self) -> anyhow::Result<Vec<String>> {
+        let mut conn = self.pool.get()?;
+        run_migrations(&mut conn)
+    }
+}
+
+/// Creates the SQLite file's directory and switches the database to WAL once
+/// (the setting is persistent, so pooled connections need not repeat it).
+fn prepare_sqlite_file(path: &str, busy_timeout_ms: u32) -> anyhow::Result<()> {
+    if path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| anyhow::anyhow!("cannot create the directory {} for the database: {e}", parent.display()))?;
+    }
+    let mut conn = diesel::SqliteConnection::establish(path)
+        .map_err(|e| anyhow::anyhow!("cannot open the SQLite database {path}: {e}"))?;
+    conn.batch_execute(&format!("PRAGMA busy_timeout = {busy_timeout_ms}; PRAGMA journal_mode = WAL;"))
+        .map_err(|e| anyhow::anyhow!("cannot set up the SQLite database {path}: {e}"))?;
+    Ok(())
+}
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Key of the PostgreSQL advisory lock that serialises concurrent migrators
+/// (several `tusk serve` starting at once).
+const MIGRATION_LOCK_KEY: i64 = 0x0074_7573_6b6d_6967; // "tuskmig"
+
+/// Applies pending migrations on whichever backend `conn` is.
+pub fn run_migrations(conn: &mut AnyConnection) -> anyhow::Result<Vec<String>> {
+    fn owned<E: std::fmt::Display>(
+        result: Result<Vec<diesel::migration::MigrationVersion<'_>>, E>,
+    ) -> anyhow::Result<Vec<String>> {
+        result
+            .map(|versions| versions.into_iter().map(|v| v.to_string()).collect())
+            .map_err(|e| anyhow::anyhow!("migration failed: {e}"))
+    }
+    match conn {
+        AnyConnection::Sqlite(c) => owned(c.run_pending_migrations(SQLITE_MIGRATIONS)),
+        AnyConnection::Postgresql(c) => {
+            c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
+            let result = owned(c.run_pending_migrations(POSTGRES_MIGRATIONS));
+            c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))?;
+            result
+        }
+    }
+}
+
+/// Reverts every applied migration (tests of the down scripts).
+pub fn revert_all_migrations(conn: &mut AnyConnection) -> anyhow::Result<()> {
+    match conn {
+        AnyConnection::Sqlite(c) => c.revert_all_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+        AnyConnection::Postgresql(c) => c.revert_all_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+    }
+    .map_err(|e| anyhow::anyhow!("reverting migrations failed: {e}"))
+}
+
+/// The current UTC time, truncated to microseconds so that it round-trips
+/// exactly through both backends.
+pub fn now() -> chrono::NaiveDateTime {
+    let now = chrono::Utc::now().naive_utc();
+    truncate_micros(now)
+}
+
+/// Truncates a timestamp to whole microseconds (the precision both backends store).
+pub fn truncate_micros(t: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
+    use chrono::Timelike;
+    let nanos = t.nanosecond();
+    t.with_nanosecond(nanos - nanos % 1000).unwrap_or(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_schemes() {
+        assert_eq!(DbUrl::parse("sqlite://data/tusk.db").unwrap().kind, BackendKind::Sqlite);
+        assert_eq!(DbUrl::parse("sqlite://data/tusk.db").unwrap().target, "data/tusk.db");
+        assert_eq!(DbUrl::parse("postgres://a@b/c").unwrap().kind, BackendKind::Postgres);
+        assert_eq!(DbUrl::parse("postgresql://a@b/c").unwrap().kind, BackendKind::Postgres);
+        assert!(DbUrl::parse("postgress://a@b/c").unwrap_err().contains("postgress"));
+        assert!(DbUrl::parse("data/tusk.db").is_err());
+        assert!(DbUrl::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        let url = DbUrl::parse("postgres://tusk:hunter2@db:5432/tusk").unwrap();
+        assert_eq!(url.redacted(), "postgres://tusk:***@db:5432/tusk");
+        let url = DbUrl::parse("postgres://tusk@db/tusk").unwrap();
+        assert_eq!(url.redacted(), "postgres://tusk@db/tusk");
+    }
+
+    #[test]
+    fn migration_folders_match() {
+        let names = |dir: &str| {
+            let mut v: Vec<String> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        let sqlite = names("migrations/sqlite");
+        assert!(!sqlite.is_empty());
+        assert_eq!(sqlite, names("migrations/postgres"));
+    }
+}

@@ -1,0 +1,97 @@
+//! Customer people, identified by their lower-cased email address and
+//! attached to an institution by their email domain.
+
+use diesel::prelude::*;
+
+use super::events::EventRecord;
+use super::validate::{email_domain, normalize_email};
+use super::{Actor, institutions};
+use crate::db::models::{Contact, NewContact};
+use crate::db::schema::contacts;
+use crate::db::{AnyConnection, ContactId, now};
+use crate::error::{AppError, AppResult};
+
+/// Finds the contact with `email`, or creates it (with the institution that
+/// owns the address's domain). A display name fills in a missing one but
+/// never overwrites a name already known.
+pub fn find_or_create(conn: &mut AnyConnection, email: &str, name: Option<&str>, actor: Actor) -> AppResult<Contact> {
+    let email = normalize_email(email)?;
+    let name = name
+        .map(|n| n.trim().chars().filter(|c| !c.is_control()).take(200).collect::<String>())
+        .filter(|n| !n.is_empty());
+    conn.transaction(|conn| {
+        let at = now();
+        if let Some(existing) = by_email(conn, &email)? {
+            if existing.name.is_none()
+                && let Some(n) = &name
+            {
+                let row: Contact = diesel::update(contacts::table.find(existing.id))
+                    .set((contacts::name.eq(n), contacts::updated_at.eq(at)))
+                    .get_result(conn)?;
+                EventRecord::about("contact", row.id.0, "contact.updated")
+                    .change("name", None, Some(n.clone()))
+                    .write(conn, actor, at)?;
+                return Ok(row);
+            }
+            return Ok(existing);
+        }
+        let institution_id = match email_domain(&email) {
+            Some(domain) => institutions::by_email_domain(conn, domain)?,
+            None => None,
+        };
+        let row: Contact = diesel::insert_into(contacts::table)
+            .values(NewContact {
+                email: &email,
+                name: name.as_deref(),
+                institution_id,
+                is_institution_admin: false,
+                blocked: false,
+                created_at: at,
+                updated_at: at,
+            })
+            .get_result(conn)?;
+        EventRecord::about("contact", row.id.0, "contact.created")
+            .data(serde_json::json!({"email": row.email, "institution_id": row.institution_id}))
+            .write(conn, actor, at)?;
+        Ok(row)
+    })
+}
+
+pub fn by_email(conn: &mut AnyConnection, email: &str) -> AppResult<Option<Contact>> {
+    Ok(contacts::table
+        .filter(contacts::email.eq(email.trim().to_lowercase()))
+        .select(Contact::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn get(conn: &mut AnyConnection, id: ContactId) -> AppResult<Contact> {
+    contacts::table
+        .find(id)
+        .select(Contact::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::not_found(format!("contact {id} not found")))
+}
+
+/// Marks a contact as an administrator of its institution (sees all of the
+/// institution's tickets in the portal).
+pub fn set_institution_admin(conn: &mut AnyConnection, id: ContactId, admin: bool, actor: Actor) -> AppResult<Contact> {
+    conn.transaction(|conn| {
+        let at = now();
+        let current = get(conn, id)?;
+        if current.is_institution_admin == admin {
+            return Ok(current);
+        }
+        if admin && current.institution_id.is_none() {
+            return Err(AppError::invalid("a contact without an institution cannot be its admin"));
+        }
+        let row: Contact = diesel::update(contacts::table.find(id))
+            .set((contacts::is_institution_admin.eq(admin), contacts::updated_at.eq(at)))
+            .get_result(conn)?;
+        EventRecord::about("contact", id.0, "contact.updated")
+            .change("is_institution_admin", Some(current.is_institution_admin.to_string()), Some(admin.to_string()))
+            .write(conn, actor, at)?;
+        Ok(row)
+    })
+}

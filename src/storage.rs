@@ -1,0 +1,114 @@
+//! Content-addressed blob store for raw mail and attachments, under
+//! `<data_dir>/blobs/ab/cd/<sha256>`. A blob is written to a temporary file,
+//! flushed to disk and renamed into place, so a crash never leaves a partial
+//! blob under its final name; storing the same bytes twice is a no-op.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// A stored blob's address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobRef {
+    /// Lower-case hex SHA-256 of the content.
+    pub sha256: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    root: PathBuf,
+}
+
+/// The hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+impl BlobStore {
+    /// A store rooted at `<data_dir>/blobs` (created when missing).
+    pub fn open(data_dir: &Path) -> io::Result<Self> {
+        let root = data_dir.join("blobs");
+        fs::create_dir_all(root.join("tmp"))?;
+        Ok(Self { root })
+    }
+
+    /// Where the blob with this hash lives; `None` for a malformed hash (so
+    /// that no caller can build a path from untrusted text).
+    pub fn path_of(&self, sha256: &str) -> Option<PathBuf> {
+        is_sha256_hex(sha256).then(|| self.root.join(&sha256[0..2]).join(&sha256[2..4]).join(sha256))
+    }
+
+    /// Stores `bytes` durably and returns their address.
+    pub fn put(&self, bytes: &[u8]) -> io::Result<BlobRef> {
+        let sha256 = sha256_hex(bytes);
+        let size = bytes.len() as u64;
+        let final_path = self.path_of(&sha256).ok_or_else(|| io::Error::other("computed hash is not hex"))?;
+        if final_path.exists() {
+            return Ok(BlobRef { sha256, size });
+        }
+        let dir = final_path.parent().ok_or_else(|| io::Error::other("blob path has no parent"))?;
+        fs::create_dir_all(dir)?;
+        let tmp = self.root.join("tmp").join(format!("{sha256}.{}.{:x}", std::process::id(), rand::random::<u64>()));
+        let result = (|| {
+            let mut file = File::create(&tmp)?;
+            file.write_all(bytes)?;
+            file.sync_all()?;
+            fs::rename(&tmp, &final_path)?;
+            File::open(dir)?.sync_all()
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result.map(|()| BlobRef { sha256, size })
+    }
+
+    /// Reads a blob, checking that its content still matches its hash.
+    pub fn get(&self, sha256: &str) -> io::Result<Vec<u8>> {
+        let path =
+            self.path_of(sha256).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a sha256 hash"))?;
+        let bytes = fs::read(path)?;
+        if sha256_hex(&bytes) != sha256 {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("blob {sha256} is corrupt")));
+        }
+        Ok(bytes)
+    }
+
+    pub fn contains(&self, sha256: &str) -> bool {
+        self.path_of(sha256).is_some_and(|p| p.exists())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn put_get_dedupe() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        let a = store.put(b"hello").unwrap();
+        assert_eq!(a.sha256, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+        assert_eq!(store.put(b"hello").unwrap(), a);
+        assert_eq!(store.get(&a.sha256).unwrap(), b"hello");
+        assert!(store.contains(&a.sha256));
+        assert!(store.path_of("../../etc/passwd").is_none());
+        assert!(store.get("../x").is_err());
+        assert_eq!(fs::read_dir(dir.path().join("blobs/tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn corruption_is_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        let a = store.put(b"original").unwrap();
+        fs::write(store.path_of(&a.sha256).unwrap(), b"tampered").unwrap();
+        assert_eq!(store.get(&a.sha256).unwrap_err().kind(), io::ErrorKind::InvalidData);
+    }
+}
