@@ -65,6 +65,15 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let db = open_and_migrate(&config)?;
     check_plans_in_use(&config, &db)?;
     let state = AppState::new(config, db)?;
+    {
+        let intake = state.intake.clone();
+        let recovered = tokio::task::spawn_blocking(move || intake.recover(chrono::Duration::zero()))
+            .await
+            .map_err(|e| anyhow::anyhow!("inbound recovery failed: {e}"))??;
+        if recovered > 0 {
+            tracing::info!(messages = recovered, "processed inbound messages left unprocessed by the last run");
+        }
+    }
     if demo {
         let plans = state.plans.clone();
         let outcome = state
@@ -88,8 +97,95 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
             crate::demo::DEMO_PASSWORD
         );
     }
+    let recovery = spawn_intake_recovery(state.intake.clone());
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "ready");
-    crate::web::serve(state).await
+    let served = crate::web::serve(state).await;
+    recovery.abort();
+    served
+}
+
+/// Every minute, processes inbound messages whose receipt was written but
+/// whose processing never finished (a crash between the two).
+fn spawn_intake_recovery(intake: crate::mail::intake::Intake) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let intake = intake.clone();
+            match tokio::task::spawn_blocking(move || intake.recover(chrono::Duration::seconds(60))).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => tracing::info!(messages = n, "recovered unprocessed inbound messages"),
+                Ok(Err(e)) => tracing::warn!(error = ?e, "inbound recovery failed"),
+                Err(e) => tracing::warn!(error = %e, "inbound recovery task failed"),
+            }
+        }
+    })
+}
+
+/// The inbound pipeline over the configured database and blob store.
+pub fn open_intake(config: &Config) -> anyhow::Result<crate::mail::intake::Intake> {
+    let db = open_and_migrate(config)?;
+    let blobs = crate::storage::BlobStore::open(&config.data_dir)
+        .with_context(|| format!("cannot open the blob store under {}", config.data_dir.display()))?;
+    Ok(crate::mail::intake::Intake::new(config, db, blobs))
+}
+
+/// `tusk ingest PATH... [--backfill]`.
+pub fn ingest(
+    config: &Config,
+    paths: &[std::path::PathBuf],
+    backfill: bool,
+    progress: bool,
+) -> anyhow::Result<crate::mail::ingest::IngestReport> {
+    let intake = open_intake(config)?.backfill(backfill);
+    let options = crate::mail::ingest::IngestOptions { progress, ..Default::default() };
+    Ok(crate::mail::ingest::run(&intake, paths, &options)?)
+}
+
+/// `tusk ingest --replay ID` and `tusk quarantine retry ID`.
+pub fn replay(config: &Config, inbound_id: i64) -> anyhow::Result<crate::domain::intake::IntakeResult> {
+    Ok(open_intake(config)?.replay(inbound_id)?)
+}
+
+/// `tusk quarantine list`.
+pub fn quarantine_list(config: &Config) -> anyhow::Result<Vec<crate::db::models::InboundMessage>> {
+    let db = open_and_migrate(config)?;
+    let mut conn = db.get()?;
+    Ok(crate::domain::intake::list_receipts(&mut conn, Some(crate::domain::intake::Outcome::Quarantined), 1000)?)
+}
+
+/// `tusk quarantine discard ID`.
+pub fn quarantine_discard(config: &Config, inbound_id: i64) -> anyhow::Result<()> {
+    let db = open_and_migrate(config)?;
+    let mut conn = db.get()?;
+    Ok(crate::domain::intake::discard(&mut conn, inbound_id)?)
+}
+
+/// `tusk mailgate`: returns the exit code for the MTA and a message.
+pub fn mailgate(
+    config: &Config,
+    url: &str,
+    token_file: Option<&Path>,
+    mut input: impl std::io::Read,
+) -> crate::mail::mailgate::Verdict {
+    use crate::mail::mailgate::{EX_TEMPFAIL, Verdict};
+    let token = match token_file {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(t) => t.trim().to_string(),
+            Err(e) => {
+                return Verdict { exit_code: EX_TEMPFAIL, message: format!("cannot read {}: {e}", path.display()) };
+            }
+        },
+        None => config.mail.inbound_token().unwrap_or_default().to_string(),
+    };
+    let mut raw = Vec::new();
+    if let Err(e) = input.read_to_end(&mut raw) {
+        return Verdict {
+            exit_code: EX_TEMPFAIL,
+            message: format!("cannot read the message from standard input: {e}"),
+        };
+    }
+    crate::mail::mailgate::deliver(url, &token, raw, std::time::Duration::from_secs(60))
 }
 
 /// `tusk admin create-agent`: the password is read from the first line of `password_source`.

@@ -121,6 +121,21 @@ pub struct PlanConfig {
 #[serde(deny_unknown_fields)]
 pub struct MailConfig {
     pub max_message_bytes: usize,
+    pub refuse_over_bytes: usize,
+    pub inbound_token: Secret,
+    pub inbound_token_file: String,
+    pub reopen_window_days: u32,
+    pub authserv_id: String,
+    pub require_aligned_sender: bool,
+    pub loop_limit_per_hour: u32,
+    pub ack_limit_per_hour: u32,
+}
+
+impl MailConfig {
+    /// The inbound token, when one is configured (a token file is read at load).
+    pub fn inbound_token(&self) -> Option<&str> {
+        Some(self.inbound_token.expose().trim()).filter(|t| !t.is_empty())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -197,8 +212,24 @@ impl Config {
             let path = e.path().to_string();
             ConfigError::new(path, e.into_inner().to_string())
         })?;
+        let mut config = config;
         config.validate()?;
+        config.read_secret_files()?;
         Ok(Loaded { config, warnings })
+    }
+
+    /// Reads secrets named by `*_file` keys into their values.
+    fn read_secret_files(&mut self) -> Result<(), ConfigError> {
+        let path = self.mail.inbound_token_file.trim();
+        if !path.is_empty() {
+            let token = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::new("mail.inbound_token_file", format!("cannot read {path}: {e}")))?;
+            if token.trim().is_empty() {
+                return Err(ConfigError::new("mail.inbound_token_file", format!("{path} is empty")));
+            }
+            self.mail.inbound_token = Secret::new(token.trim());
+        }
+        Ok(())
     }
 
     /// Loads only the built-in defaults (tests and tools).
@@ -257,6 +288,21 @@ impl Config {
         self.check_plan("support.default_plan", &self.support.default_plan)?;
         if self.mail.max_message_bytes == 0 {
             return Err(ConfigError::new("mail.max_message_bytes", "must be greater than 0"));
+        }
+        if self.mail.refuse_over_bytes < self.mail.max_message_bytes {
+            return Err(ConfigError::new(
+                "mail.refuse_over_bytes",
+                "must be at least mail.max_message_bytes (larger messages are quarantined, not refused)",
+            ));
+        }
+        if self.mail.require_aligned_sender && self.mail.authserv_id.trim().is_empty() {
+            return Err(ConfigError::new(
+                "mail.require_aligned_sender",
+                "needs mail.authserv_id (the id your MTA writes in Authentication-Results)",
+            ));
+        }
+        if self.mail.loop_limit_per_hour == 0 {
+            return Err(ConfigError::new("mail.loop_limit_per_hour", "must be at least 1"));
         }
         let smtp = self.smtp.url.expose();
         if !(smtp.starts_with("smtp://") || smtp.starts_with("smtps://")) {

@@ -730,6 +730,7 @@ fn create_ticket(
             subject: demo.subject.to_string(),
             requester,
             institution: None,
+            institution_from_requester: true,
             instance: demo.instance.map(|i| instance_ids[i]),
             priority: demo.priority,
             category: None,

@@ -12,6 +12,7 @@ pub mod import;
 pub mod mail;
 pub mod metrics;
 pub mod seed;
+pub mod sla;
 pub mod storage;
 pub mod telemetry;
 pub mod web;

@@ -48,8 +48,47 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         rng_seed: u64,
     },
+    /// Ingest .eml files, directories, mbox files or Maildirs (streaming).
+    Ingest {
+        /// Files or directories to read.
+        #[arg(required_unless_present = "replay")]
+        paths: Vec<PathBuf>,
+        /// Import history: no acknowledgements, dates from the messages, staff
+        /// messages become replies, solved unless the customer wrote last.
+        #[arg(long)]
+        backfill: bool,
+        /// Reprocess the stored raw message of this inbound id instead (idempotent).
+        #[arg(long, conflicts_with_all = ["paths", "backfill"])]
+        replay: Option<i64>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Read one message on standard input and deliver it to POST /inbound/email
+    /// (exit 0 delivered, 75 try again later, 65 refused).
+    Mailgate {
+        /// Base URL of Tusk, e.g. https://support.example.org
+        #[arg(long)]
+        url: String,
+        /// File holding the inbound token (default: mail.inbound_token / TUSK_MAIL_INBOUND_TOKEN).
+        #[arg(long)]
+        token_file: Option<PathBuf>,
+    },
+    /// Inbound messages that could not become tickets.
+    #[command(subcommand)]
+    Quarantine(QuarantineCommand),
     /// Print the effective configuration (secrets masked) after validation.
     Config,
+}
+
+#[derive(Subcommand)]
+enum QuarantineCommand {
+    /// List quarantined messages, newest first.
+    List,
+    /// Process a quarantined message again (e.g. after raising a limit).
+    Retry { id: i64 },
+    /// Mark a quarantined message as discarded (its raw bytes stay on record).
+    Discard { id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -86,6 +125,22 @@ fn load_config(path: Option<&PathBuf>) -> Result<Config, ConfigError> {
 fn fail(error: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {error}");
     ExitCode::FAILURE
+}
+
+fn print_intake(result: anyhow::Result<tusk::domain::intake::IntakeResult>) -> ExitCode {
+    match result {
+        Ok(r) => {
+            for step in &r.trace {
+                println!("  {step}");
+            }
+            match r.ticket_number {
+                Some(n) => println!("inbound message {}: {} (ticket #{n})", r.inbound_id, r.outcome.as_str()),
+                None => println!("inbound message {}: {}", r.inbound_id, r.outcome.as_str()),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format!("{e:#}")),
+    }
 }
 
 fn main() -> ExitCode {
@@ -171,6 +226,69 @@ fn main() -> ExitCode {
                 Err(e) => fail(format!("{e:#}")),
             }
         }
+        Command::Ingest { paths, backfill, replay, quiet } => {
+            if let Some(id) = replay {
+                return print_intake(commands::replay(&config, id));
+            }
+            let started = std::time::Instant::now();
+            match commands::ingest(&config, &paths, backfill, !quiet) {
+                Ok(report) => {
+                    for u in &report.unreadable {
+                        eprintln!("{}: unreadable: {}", u.origin, u.reason);
+                    }
+                    let s = &report.summary;
+                    let secs = started.elapsed().as_secs_f64();
+                    println!(
+                        "{} messages in {secs:.1} s ({:.0}/s): {} created, {} appended, {} duplicate, {} auto-reply, {} bounce, {} quarantined, {} unreadable",
+                        s.total(),
+                        s.total() as f64 / secs.max(0.001),
+                        s.created,
+                        s.appended,
+                        s.duplicate,
+                        s.auto_reply,
+                        s.bounce,
+                        s.quarantined,
+                        s.unreadable
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(format!("{e:#}")),
+            }
+        }
+        Command::Mailgate { url, token_file } => {
+            let verdict = commands::mailgate(&config, &url, token_file.as_deref(), std::io::stdin().lock());
+            if verdict.exit_code == 0 {
+                println!("{}", verdict.message);
+            } else {
+                eprintln!("tusk mailgate: {}", verdict.message);
+            }
+            ExitCode::from(verdict.exit_code)
+        }
+        Command::Quarantine(QuarantineCommand::List) => match commands::quarantine_list(&config) {
+            Ok(rows) => {
+                for r in &rows {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        r.id,
+                        r.received_at.format("%Y-%m-%d %H:%M:%S"),
+                        r.from_address.as_deref().unwrap_or("-"),
+                        r.subject.as_deref().unwrap_or("-"),
+                        r.reason.as_deref().unwrap_or("-")
+                    );
+                }
+                println!("{} quarantined", rows.len());
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(format!("{e:#}")),
+        },
+        Command::Quarantine(QuarantineCommand::Retry { id }) => print_intake(commands::replay(&config, id)),
+        Command::Quarantine(QuarantineCommand::Discard { id }) => match commands::quarantine_discard(&config, id) {
+            Ok(()) => {
+                println!("inbound message {id} discarded");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(format!("{e:#}")),
+        },
         Command::Config => {
             println!("{config:#?}");
             ExitCode::SUCCESS

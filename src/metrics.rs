@@ -23,6 +23,8 @@ struct Inner {
     requests: BTreeMap<(String, String, u16), u64>,
     /// route pattern -> latency histogram
     latency: BTreeMap<String, Histogram>,
+    /// inbound email outcome -> count
+    inbound: BTreeMap<String, u64>,
 }
 
 /// Process-wide metrics registry.
@@ -59,6 +61,13 @@ impl Metrics {
         h.total += 1;
     }
 
+    /// Counts one inbound email by outcome.
+    pub fn observe_inbound(&self, outcome: &str) {
+        if let Ok(mut inner) = self.inner.lock() {
+            *inner.inbound.entry(outcome.to_string()).or_default() += 1;
+        }
+    }
+
     /// Renders the in-process metrics in the Prometheus text format.
     pub fn render(&self, out: &mut String) {
         let _ = writeln!(out, "# HELP tusk_build_info Tusk version.\n# TYPE tusk_build_info gauge");
@@ -87,6 +96,13 @@ impl Metrics {
                 escape_label(method),
                 escape_label(route)
             );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP tusk_inbound_emails_total Inbound emails received over HTTP, by outcome.\n# TYPE tusk_inbound_emails_total counter"
+        );
+        for (outcome, count) in &inner.inbound {
+            let _ = writeln!(out, "tusk_inbound_emails_total{{outcome=\"{}\"}} {count}", escape_label(outcome));
         }
         let _ = writeln!(
             out,

@@ -67,6 +67,7 @@ fn ticket_input(requester: tusk::db::ContactId, message_id: &str) -> TicketInput
         subject: "Federation with a large instance stopped".into(),
         requester,
         institution: None,
+        institution_from_requester: true,
         instance: None,
         priority: Priority::High,
         category: Some("federation".into()),

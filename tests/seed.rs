@@ -184,6 +184,7 @@ fn seed_and_check(db: &Db) {
             subject: "After the seed".into(),
             requester: tusk::db::ContactId(requester),
             institution: None,
+            institution_from_requester: true,
             instance: None,
             priority: Priority::Normal,
             category: None,

@@ -150,6 +150,8 @@ pub struct Ticket {
     pub last_customer_message_at: Option<NaiveDateTime>,
     pub solved_at: Option<NaiveDateTime>,
     pub closed_at: Option<NaiveDateTime>,
+    /// The earlier ticket this one follows up (a reply after it was closed).
+    pub follow_up_of_id: Option<TicketId>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -335,4 +337,39 @@ pub struct NewSearchOutboxRow<'a> {
     pub attempts: i32,
     pub next_attempt_at: NaiveDateTime,
     pub created_at: NaiveDateTime,
+}
+
+/// The receipt of one inbound email: where its raw bytes are, and what
+/// became of it (with a readable processing trace).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize)]
+#[diesel(table_name = inbound_messages)]
+pub struct InboundMessage {
+    pub id: i64,
+    pub raw_blob: String,
+    pub size_bytes: i64,
+    pub source: String,
+    pub origin: Option<String>,
+    pub stable_id: Option<String>,
+    pub from_address: Option<String>,
+    pub subject: Option<String>,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub ticket_id: Option<TicketId>,
+    pub message_ref: Option<MessageId>,
+    /// JSON array of strings.
+    pub trace: String,
+    pub attempts: i32,
+    pub received_at: NaiveDateTime,
+    pub processed_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = inbound_messages)]
+pub struct NewInboundMessage<'a> {
+    pub raw_blob: &'a str,
+    pub size_bytes: i64,
+    pub source: &'a str,
+    pub origin: Option<&'a str>,
+    pub trace: &'a str,
+    pub received_at: NaiveDateTime,
 }

@@ -93,6 +93,7 @@ diesel::table! {
         last_customer_message_at -> Nullable<Timestamp>,
         solved_at -> Nullable<Timestamp>,
         closed_at -> Nullable<Timestamp>,
+        follow_up_of_id -> Nullable<BigInt>,
     }
 }
 
@@ -191,6 +192,27 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    inbound_messages (id) {
+        id -> BigInt,
+        raw_blob -> Text,
+        size_bytes -> BigInt,
+        source -> Text,
+        origin -> Nullable<Text>,
+        stable_id -> Nullable<Text>,
+        from_address -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        outcome -> Text,
+        reason -> Nullable<Text>,
+        ticket_id -> Nullable<BigInt>,
+        message_ref -> Nullable<BigInt>,
+        trace -> Text,
+        attempts -> Integer,
+        received_at -> Timestamp,
+        processed_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(institution_domains -> institutions (institution_id));
 diesel::joinable!(instances -> institutions (institution_id));
 diesel::joinable!(contacts -> institutions (institution_id));
@@ -217,4 +239,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     mail_outbox,
     search_outbox,
+    inbound_messages,
 );

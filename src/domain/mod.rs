@@ -8,6 +8,7 @@ pub mod contacts;
 pub mod events;
 pub mod instances;
 pub mod institutions;
+pub mod intake;
 pub mod outbox;
 pub mod tickets;
 pub mod validate;

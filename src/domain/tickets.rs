@@ -92,8 +92,12 @@ impl MessageInput {
 pub struct TicketInput {
     pub subject: String,
     pub requester: ContactId,
-    /// `None`: the instance's institution, else the requester's.
+    /// `None`: the instance's institution, else the requester's when
+    /// `institution_from_requester`.
     pub institution: Option<InstitutionId>,
+    /// Whether the requester's institution may be assumed (false for a
+    /// sender whose address is not trusted).
+    pub institution_from_requester: bool,
     pub instance: Option<InstanceId>,
     pub priority: Priority,
     pub category: Option<String>,
@@ -141,7 +145,8 @@ pub fn create(conn: &mut AnyConnection, input: TicketInput, actor: Actor) -> App
             }
             (Some(given), _) => Some(given),
             (None, Some(inst)) => Some(inst.institution_id),
-            (None, None) => requester.institution_id,
+            (None, None) if input.institution_from_requester => requester.institution_id,
+            (None, None) => None,
         };
         if let Some(agent) = input.assignee {
             ensure_assignable(conn, agent)?;
@@ -227,7 +232,9 @@ fn check_message(input: &MessageInput) -> AppResult<()> {
     {
         return Err(AppError::invalid("replies and notes are written by agents"));
     }
-    if input.kind != MessageKind::Note
+    // A customer's email may be empty (everything said in the subject);
+    // what agents write may not.
+    if input.kind == MessageKind::Reply
         && input.body_text.trim().is_empty()
         && input.attachments.is_empty()
         && input.body_html.is_none()

@@ -32,15 +32,17 @@ pub fn is_valid_domain(domain: &str) -> bool {
 }
 
 /// Lower-cases and checks an email address (a practical subset of RFC 5321:
-/// a non-empty local part without spaces, `@`, and a valid domain).
+/// a non-empty local part without spaces or angle brackets, `@`, and a host
+/// name; a single-label host such as `localhost` is accepted, as mail from
+/// intranets carries them).
 pub fn normalize_email(input: &str) -> AppResult<String> {
-    let email = input.trim().to_lowercase();
+    let email = input.trim().trim_end_matches('.').to_lowercase();
     let valid = match email.rsplit_once('@') {
         Some((local, domain)) => {
             !local.is_empty()
                 && local.len() <= 64
-                && !local.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | '"'))
-                && is_valid_domain(domain)
+                && !local.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ','))
+                && (is_valid_domain(domain) || is_valid_domain(&format!("{domain}.invalid")))
         }
         None => false,
     };
@@ -120,7 +122,9 @@ mod tests {
     #[test]
     fn emails() {
         assert_eq!(normalize_email(" Ada@Uni-Lyon.FR ").unwrap(), "ada@uni-lyon.fr");
-        for bad in ["", "ada", "@uni.fr", "ada@", "ada@uni", "a da@uni.fr", "<ada@uni.fr>"] {
+        assert_eq!(normalize_email("root@localhost").unwrap(), "root@localhost");
+        assert_eq!(normalize_email("claudia@yahoo.com.").unwrap(), "claudia@yahoo.com");
+        for bad in ["", "ada", "@uni.fr", "ada@", "ada@-uni", "a da@uni.fr", "<ada@uni.fr>", "ada@uni..fr"] {
             assert!(normalize_email(bad).is_err(), "{bad}");
         }
         assert_eq!(email_domain("ada@uni.fr"), Some("uni.fr"));

@@ -3,6 +3,7 @@
 
 pub mod errors;
 pub mod health;
+pub mod inbound;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,6 +17,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::domain::Plans;
 use crate::error::AppError;
+use crate::mail::intake::Intake;
 use crate::metrics::Metrics;
 use crate::storage::BlobStore;
 
@@ -27,6 +29,7 @@ pub struct AppState {
     pub blobs: BlobStore,
     pub plans: Plans,
     pub metrics: Arc<Metrics>,
+    pub intake: Intake,
 }
 
 impl AppState {
@@ -34,13 +37,16 @@ impl AppState {
         let blobs = BlobStore::open(&config.data_dir)
             .map_err(|e| anyhow::anyhow!("cannot open the blob store under {}: {e}", config.data_dir.display()))?;
         let plans = Plans::from_config(&config);
-        Ok(Self { config: Arc::new(config), db, blobs, plans, metrics: Arc::new(Metrics::default()) })
+        let intake = Intake::new(&config, db.clone(), blobs.clone());
+        Ok(Self { config: Arc::new(config), db, blobs, plans, metrics: Arc::new(Metrics::default()), intake })
     }
 }
 
 /// The one route table: every URL Tusk serves, with its guards.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(health::show_health)).route("/metrics", web::get().to(health::show_metrics));
+    cfg.route("/healthz", web::get().to(health::show_health))
+        .route("/metrics", web::get().to(health::show_metrics))
+        .route("/inbound/email", web::post().to(inbound::create_inbound_email));
 }
 
 async fn not_found() -> Result<HttpResponse, AppError> {

@@ -5,6 +5,8 @@
 //! that variable is unset, PostgreSQL variants print SKIPPED and return.
 #![allow(dead_code)]
 
+pub mod server;
+
 use diesel::Connection;
 use diesel::connection::SimpleConnection;
 use tusk::db::{AnyConnection, BackendKind, Db, DbOptions, PooledConn};
