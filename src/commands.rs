@@ -21,6 +21,7 @@ pub fn open_db(config: &Config) -> anyhow::Result<Db> {
             pool_size: config.database.pool_size,
             connect_timeout: std::time::Duration::from_secs(config.database.connect_timeout_secs),
             sqlite_busy_timeout_ms: config.database.sqlite_busy_timeout_ms,
+            sqlite_synchronous_full: config.database.sqlite_synchronous == crate::config::SqliteSynchronous::Full,
         },
     )
 }
@@ -62,8 +63,14 @@ fn check_plans_in_use(config: &Config, db: &Db) -> anyhow::Result<()> {
 /// `tusk serve [--demo]`.
 pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let started = Instant::now();
+    // Email templates and the SMTP relay settings are checked before
+    // anything starts: a broken template override stops start-up here.
+    let templates = std::sync::Arc::new(
+        crate::mail::outbound::worker::load_templates(&config).context("email templates (smtp.templates_dir)")?,
+    );
     let db = open_and_migrate(&config)?;
     check_plans_in_use(&config, &db)?;
+    let mail_worker = crate::mail::outbound::worker::MailWorker::from_config(&config, db.clone(), templates)?;
     let state = AppState::new(config, db)?;
     {
         let intake = state.intake.clone();
@@ -98,9 +105,15 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         );
     }
     let recovery = spawn_intake_recovery(state.intake.clone());
+    let sla_evaluator = crate::sla::evaluator::spawn(state.db.clone(), &state.config)?;
+    let mail = state.config.smtp.worker.enabled.then(|| mail_worker.spawn());
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "ready");
     let served = crate::web::serve(state).await;
     recovery.abort();
+    sla_evaluator.abort();
+    if let Some(mail) = mail {
+        mail.shutdown().await;
+    }
     served
 }
 

@@ -73,6 +73,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub support: SupportConfig,
     pub plans: BTreeMap<String, PlanConfig>,
+    /// SLA policy of each plan tier (`[sla.<tier>]`); see [`crate::sla::policy`].
+    pub sla: BTreeMap<String, crate::sla::policy::SlaPolicyConfig>,
     pub mail: MailConfig,
     pub smtp: SmtpConfig,
     pub search: SearchConfig,
@@ -98,6 +100,15 @@ pub struct DatabaseConfig {
     pub pool_size: u32,
     pub connect_timeout_secs: u64,
     pub sqlite_busy_timeout_ms: u32,
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+/// SQLite's `PRAGMA synchronous` for pooled connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    Full,
+    Normal,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -143,6 +154,38 @@ impl MailConfig {
 pub struct SmtpConfig {
     /// May carry credentials, hence a secret.
     pub url: Secret,
+    /// EHLO name; empty = the domain of `support.address`.
+    pub hello_name: String,
+    /// SMTP connections kept open and used at once by the mail worker.
+    pub pool_size: u32,
+    /// Seconds an SMTP command may take before the attempt counts as failed.
+    pub timeout_secs: u64,
+    /// Tries before a row whose server keeps answering 4xx (or cannot be
+    /// reached) is marked failed.
+    pub max_attempts: u32,
+    /// First retry delay; doubles with each try up to `backoff_max_secs`.
+    pub backoff_initial_secs: u64,
+    pub backoff_max_secs: u64,
+    /// Display name in `From`; empty = `support.name`.
+    pub from_name: String,
+    /// Directory overriding the built-in email templates; empty = built-in only.
+    pub templates_dir: String,
+    pub worker: SmtpWorkerConfig,
+}
+
+/// `[smtp.worker]`: the outbox worker of `tusk serve`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpWorkerConfig {
+    /// Off: this process queues mail but never sends it (another one does).
+    pub enabled: bool,
+    /// Rows claimed at once.
+    pub batch_size: u32,
+    /// Milliseconds between polls of an empty outbox.
+    pub poll_interval_ms: u64,
+    /// Seconds a claimed row stays reserved to its worker; after that (a
+    /// crash between sending and recording the result) any worker resends it.
+    pub lease_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -286,6 +329,7 @@ impl Config {
             }
         }
         self.check_plan("support.default_plan", &self.support.default_plan)?;
+        crate::sla::policy::SlaPolicies::from_config(self).map_err(|e| ConfigError::new(e.key, e.message))?;
         if self.mail.max_message_bytes == 0 {
             return Err(ConfigError::new("mail.max_message_bytes", "must be greater than 0"));
         }
@@ -304,10 +348,7 @@ impl Config {
         if self.mail.loop_limit_per_hour == 0 {
             return Err(ConfigError::new("mail.loop_limit_per_hour", "must be at least 1"));
         }
-        let smtp = self.smtp.url.expose();
-        if !(smtp.starts_with("smtp://") || smtp.starts_with("smtps://")) {
-            return Err(ConfigError::new("smtp.url", "must start with smtp:// or smtps://"));
-        }
+        self.validate_smtp()?;
         if self.search.backend == SearchBackend::Meilisearch
             && !(self.meilisearch.url.starts_with("http://") || self.meilisearch.url.starts_with("https://"))
         {
@@ -315,6 +356,41 @@ impl Config {
                 "meilisearch.url",
                 "must be an http:// or https:// URL when search.backend = \"meilisearch\"",
             ));
+        }
+        Ok(())
+    }
+
+    /// Checks `[smtp]`: a usable relay URL and sane worker numbers.
+    fn validate_smtp(&self) -> Result<(), ConfigError> {
+        let smtp = &self.smtp;
+        crate::mail::outbound::transport::SmtpUrl::parse(smtp.url.expose())
+            .map_err(|message| ConfigError::new("smtp.url", message))?;
+        let positive: [(&str, u64); 6] = [
+            ("smtp.pool_size", u64::from(smtp.pool_size)),
+            ("smtp.timeout_secs", smtp.timeout_secs),
+            ("smtp.max_attempts", u64::from(smtp.max_attempts)),
+            ("smtp.worker.batch_size", u64::from(smtp.worker.batch_size)),
+            ("smtp.worker.poll_interval_ms", smtp.worker.poll_interval_ms),
+            ("smtp.worker.lease_secs", smtp.worker.lease_secs),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                return Err(ConfigError::new(key, "must be at least 1"));
+            }
+        }
+        if smtp.backoff_max_secs < smtp.backoff_initial_secs {
+            return Err(ConfigError::new("smtp.backoff_max_secs", "must be at least smtp.backoff_initial_secs"));
+        }
+        if smtp.worker.lease_secs <= smtp.timeout_secs.saturating_mul(2) {
+            return Err(ConfigError::new(
+                "smtp.worker.lease_secs",
+                "must be more than twice smtp.timeout_secs (a lease must outlive one send)",
+            ));
+        }
+        if !smtp.hello_name.is_empty()
+            && !smtp.hello_name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._[]:".contains(&b))
+        {
+            return Err(ConfigError::new("smtp.hello_name", format!("`{}` is not a host name", smtp.hello_name)));
         }
         Ok(())
     }
@@ -356,7 +432,8 @@ fn check_known_keys(
 ) -> Result<(), ConfigError> {
     for (key, value) in layer {
         let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
-        if path == "plans" {
+        // `sla` is keyed by plan tier too; its tables are checked when typed.
+        if path == "plans" || path == "sla" {
             continue;
         }
         match defaults.get(key) {
@@ -396,7 +473,8 @@ fn merge_layer(base: &mut toml::Table, layer: toml::Table) {
 fn leaf_keys(table: &toml::Table, prefix: &str, out: &mut Vec<(String, toml::Value)>) {
     for (key, value) in table {
         let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
-        if path == "plans" {
+        // SLA policies are set in files only, not through TUSK_SLA_* variables.
+        if path == "plans" || path == "sla" {
             continue;
         }
         match value {
@@ -568,6 +646,12 @@ mod tests {
             ("[database]\nurl = \"mysql://x\"\n", "database.url", "mysql"),
             ("[search]\nbackend = \"elastic\"\n", "search.backend", "elastic"),
             ("[plans.Gold]\nname = \"Gold\"\n", "plans.Gold", "a-z"),
+            ("[smtp]\nurl = \"smtp://mx?tls=maybe\"\n", "smtp.url", "tls mode"),
+            ("[smtp]\nurl = \"http://mx\"\n", "smtp.url", "scheme"),
+            ("[smtp]\npool_size = 0\n", "smtp.pool_size", "at least 1"),
+            ("[smtp]\nbackoff_max_secs = 10\n", "smtp.backoff_max_secs", "backoff_initial_secs"),
+            ("[smtp.worker]\nlease_secs = 30\n", "smtp.worker.lease_secs", "timeout_secs"),
+            ("[smtp]\nhello_name = \"a b\"\n", "smtp.hello_name", "host name"),
         ];
         for (text, key, needle) in cases {
             let f = file(text);
@@ -585,7 +669,14 @@ mod tests {
 
     #[test]
     fn plans_table_replaces_defaults() {
-        let f = file("[support]\ndefault_plan = \"basic\"\n[plans.basic]\nname = \"Basic\"\n");
+        let f = file(
+            "[support]\ndefault_plan = \"basic\"\n[plans.basic]\nname = \"Basic\"\n\
+             [sla.basic]\ncalendar = { hours = \"24x7\" }\n\
+             low = { first_response = \"8h\", next_response = \"8h\", resolution = \"40h\" }\n\
+             normal = { first_response = \"8h\", next_response = \"8h\", resolution = \"40h\" }\n\
+             high = { first_response = \"4h\", next_response = \"4h\", resolution = \"16h\" }\n\
+             urgent = { first_response = \"1h\", next_response = \"1h\", resolution = \"8h\" }\n",
+        );
         let c = Config::load_from(Some(f.path()), &[]).unwrap().config;
         assert_eq!(c.plan_ids(), vec!["basic".to_string()]);
     }

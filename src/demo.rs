@@ -39,7 +39,7 @@ pub enum DemoOutcome {
 /// Seeds the demo dataset when the database has no institutions and no
 /// tickets, in one transaction (a failure leaves nothing behind).
 pub fn seed_if_empty(conn: &mut AnyConnection, plans: &Plans) -> AppResult<DemoOutcome> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let institution_count: i64 = institutions::table.count().get_result(conn)?;
         let ticket_count: i64 = tickets_table::table.count().get_result(conn)?;
         if institution_count > 0 || ticket_count > 0 {

@@ -79,6 +79,23 @@ enum Command {
     Quarantine(QuarantineCommand),
     /// Print the effective configuration (secrets masked) after validation.
     Config,
+    /// SLA clocks.
+    #[command(subcommand)]
+    Sla(SlaCommand),
+}
+
+#[derive(Subcommand)]
+enum SlaCommand {
+    /// Replay every ticket against the current (or a proposed) policy and
+    /// report what would change; writes the changes unless --dry-run.
+    Recompute {
+        /// Only report; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// A file of proposed `[sla.<tier>]` tables instead of the configured ones.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -292,6 +309,15 @@ fn main() -> ExitCode {
         Command::Config => {
             println!("{config:#?}");
             ExitCode::SUCCESS
+        }
+        Command::Sla(SlaCommand::Recompute { dry_run, policy }) => {
+            match tusk::sla::recompute::command(&config, dry_run, policy.as_deref()) {
+                Ok(report) => {
+                    println!("{report}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(format!("{e:#}")),
+            }
         }
     }
 }

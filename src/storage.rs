@@ -20,6 +20,8 @@ pub struct BlobRef {
 #[derive(Debug, Clone)]
 pub struct BlobStore {
     root: PathBuf,
+    /// Fan-out directories known to exist (saves a mkdir per blob).
+    made_dirs: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<PathBuf>>>,
 }
 
 /// The hex SHA-256 of `bytes`.
@@ -36,7 +38,7 @@ impl BlobStore {
     pub fn open(data_dir: &Path) -> io::Result<Self> {
         let root = data_dir.join("blobs");
         fs::create_dir_all(root.join("tmp"))?;
-        Ok(Self { root })
+        Ok(Self { root, made_dirs: Default::default() })
     }
 
     /// Where the blob with this hash lives; `None` for a malformed hash (so
@@ -45,8 +47,16 @@ impl BlobStore {
         is_sha256_hex(sha256).then(|| self.root.join(&sha256[0..2]).join(&sha256[2..4]).join(sha256))
     }
 
-    /// Stores `bytes` durably and returns their address.
+    /// Stores `bytes` durably (flushed to disk before returning) and returns
+    /// their address.
     pub fn put(&self, bytes: &[u8]) -> io::Result<BlobRef> {
+        self.put_with(bytes, true)
+    }
+
+    /// Stores `bytes`; with `sync` false the data reaches the disk only at
+    /// the next [`BlobStore::sync_filesystem`] (batch imports call it once
+    /// before committing a batch).
+    pub fn put_with(&self, bytes: &[u8], sync: bool) -> io::Result<BlobRef> {
         let sha256 = sha256_hex(bytes);
         let size = bytes.len() as u64;
         let final_path = self.path_of(&sha256).ok_or_else(|| io::Error::other("computed hash is not hex"))?;
@@ -54,19 +64,37 @@ impl BlobStore {
             return Ok(BlobRef { sha256, size });
         }
         let dir = final_path.parent().ok_or_else(|| io::Error::other("blob path has no parent"))?;
-        fs::create_dir_all(dir)?;
+        let known = self.made_dirs.lock().map(|d| d.contains(dir)).unwrap_or(false);
+        if !known {
+            fs::create_dir_all(dir)?;
+            if let Ok(mut d) = self.made_dirs.lock() {
+                d.insert(dir.to_path_buf());
+            }
+        }
         let tmp = self.root.join("tmp").join(format!("{sha256}.{}.{:x}", std::process::id(), rand::random::<u64>()));
         let result = (|| {
             let mut file = File::create(&tmp)?;
             file.write_all(bytes)?;
-            file.sync_all()?;
+            if sync {
+                file.sync_all()?;
+            }
             fs::rename(&tmp, &final_path)?;
-            File::open(dir)?.sync_all()
+            if sync {
+                File::open(dir)?.sync_all()?;
+            }
+            Ok(())
         })();
         if result.is_err() {
             let _ = fs::remove_file(&tmp);
         }
         result.map(|()| BlobRef { sha256, size })
+    }
+
+    /// Flushes everything written to the blob store's filesystem (one
+    /// `syncfs(2)`), making earlier unsynced writes durable.
+    pub fn sync_filesystem(&self) -> io::Result<()> {
+        let dir = File::open(&self.root)?;
+        nix::unistd::syncfs(&dir).map_err(io::Error::from)
     }
 
     /// Reads a blob, checking that its content still matches its hash.

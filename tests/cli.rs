@@ -4,20 +4,15 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::path::Path;
+
+use common::server::{free_port, http_get};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn tusk(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tusk"));
-    cmd.current_dir(dir)
-        .env_remove("TUSK_DATABASE_URL")
-        .env("TUSK_DATA_DIR", dir.join("data"))
-        .env("TUSK_DATABASE_URL", format!("sqlite://{}", dir.join("data/tusk.db").display()))
-        .env("RUST_LOG", "warn");
-    cmd
+    common::server::tusk(dir, None)
 }
 
 fn run(cmd: &mut Command, stdin: &str) -> Output {
@@ -117,20 +112,6 @@ fn migrate_create_agent_and_import() {
         stderr(&out)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 created, 0 updated, 0 unchanged, 1 rejected"));
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    let status = buf.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, buf))
 }
 
 fn serve_demo(dir: &Path, db_url: Option<String>) {

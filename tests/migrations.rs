@@ -46,4 +46,11 @@ fn sqlite_pragmas(db: &TestDb) {
     assert_eq!(fk.foreign_keys, 1);
     let busy: Busy = diesel::sql_query("PRAGMA busy_timeout").get_result(&mut *conn).unwrap();
     assert_eq!(busy.timeout, 5000);
+    #[derive(QueryableByName)]
+    struct Sync {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        synchronous: i32,
+    }
+    let sync: Sync = diesel::sql_query("PRAGMA synchronous").get_result(&mut *conn).unwrap();
+    assert_eq!(sync.synchronous, 2, "FULL: an acknowledged message survives a power cut");
 }

@@ -86,11 +86,12 @@ fn redact_password(url: &str) -> String {
 pub struct ConnectionManager {
     url: DbUrl,
     sqlite_busy_timeout_ms: u32,
+    sqlite_synchronous_full: bool,
 }
 
 impl ConnectionManager {
-    pub fn new(url: DbUrl, sqlite_busy_timeout_ms: u32) -> Self {
-        Self { url, sqlite_busy_timeout_ms }
+    pub fn new(url: DbUrl, sqlite_busy_timeout_ms: u32, sqlite_synchronous_full: bool) -> Self {
+        Self { url, sqlite_busy_timeout_ms, sqlite_synchronous_full }
     }
 }
 
@@ -104,8 +105,9 @@ impl ManageConnection for ConnectionManager {
                 let mut conn =
                     diesel::SqliteConnection::establish(&self.url.target).map_err(r2d2::Error::ConnectionError)?;
                 conn.batch_execute(&format!(
-                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {}; PRAGMA synchronous = NORMAL;",
-                    self.sqlite_busy_timeout_ms
+                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {}; PRAGMA synchronous = {};",
+                    self.sqlite_busy_timeout_ms,
+                    if self.sqlite_synchronous_full { "FULL" } else { "NORMAL" }
                 ))
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(AnyConnection::Sqlite(conn))
@@ -144,11 +146,18 @@ pub struct DbOptions {
     pub pool_size: u32,
     pub connect_timeout: Duration,
     pub sqlite_busy_timeout_ms: u32,
+    /// `PRAGMA synchronous = FULL` (durable at each commit) rather than NORMAL.
+    pub sqlite_synchronous_full: bool,
 }
 
 impl Default for DbOptions {
     fn default() -> Self {
-        Self { pool_size: 8, connect_timeout: Duration::from_secs(5), sqlite_busy_timeout_ms: 5000 }
+        Self {
+            pool_size: 8,
+            connect_timeout: Duration::from_secs(5),
+            sqlite_busy_timeout_ms: 5000,
+            sqlite_synchronous_full: true,
+        }
     }
 }
 
@@ -160,7 +169,8 @@ impl Db {
         if url.kind == BackendKind::Sqlite {
             prepare_sqlite_file(&url.target, options.sqlite_busy_timeout_ms)?;
         }
-        let manager = ConnectionManager::new(url.clone(), options.sqlite_busy_timeout_ms);
+        let manager =
+            ConnectionManager::new(url.clone(), options.sqlite_busy_timeout_ms, options.sqlite_synchronous_full);
         let pool = Pool::builder()
             .max_size(options.pool_size)
             .connection_timeout(options.connect_timeout)
@@ -265,6 +275,43 @@ pub fn revert_all_migrations(conn: &mut AnyConnection) -> anyhow::Result<()> {
         AnyConnection::Postgresql(c) => c.revert_all_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
     }
     .map_err(|e| anyhow::anyhow!("reverting migrations failed: {e}"))
+}
+
+/// Runs `f` in a transaction that writes. On SQLite the outermost one
+/// starts with `BEGIN IMMEDIATE`, taking the write lock up front: a deferred
+/// transaction that reads and then writes fails at once with "database is
+/// locked" when another connection writes meanwhile, whatever the busy
+/// timeout. Nested calls become savepoints, as with `Connection::transaction`.
+pub fn write_transaction<T, E, F>(conn: &mut AnyConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let outermost_sqlite = match conn {
+        AnyConnection::Sqlite(c) => {
+            AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()?.is_none()
+        }
+        AnyConnection::Postgresql(_) => false,
+    };
+    if !outermost_sqlite {
+        return conn.transaction(f);
+    }
+    if let AnyConnection::Sqlite(c) = conn {
+        AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+    }
+    match f(conn) {
+        Ok(value) => {
+            <AnyConnection as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => {
+            if let Err(rollback) = <AnyConnection as Connection>::TransactionManager::rollback_transaction(conn) {
+                tracing::error!(error = %rollback, "rolling back a failed transaction failed");
+            }
+            Err(e)
+        }
+    }
 }
 
 /// The current UTC time, truncated to microseconds so that it round-trips

@@ -213,6 +213,54 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    ticket_sla (ticket_id) {
+        ticket_id -> BigInt,
+        tier -> Text,
+        priority -> Text,
+        policy -> Text,
+        state -> Text,
+        first_response_due_at -> Nullable<Timestamp>,
+        next_response_due_at -> Nullable<Timestamp>,
+        resolution_due_at -> Nullable<Timestamp>,
+        next_due_at -> Nullable<Timestamp>,
+        next_check_at -> Nullable<Timestamp>,
+        first_response_business_secs -> Nullable<BigInt>,
+        resolution_business_secs -> Nullable<BigInt>,
+        resolution_elapsed_secs -> BigInt,
+        paused_secs -> BigInt,
+        breached -> Bool,
+        applied_at -> Timestamp,
+        computed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sla_segments (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        metric -> Text,
+        cycle -> Integer,
+        kind -> Text,
+        status -> Nullable<Text>,
+        started_at -> Timestamp,
+        ended_at -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sla_notices (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        metric -> Text,
+        cycle -> Integer,
+        threshold -> Integer,
+        due_at -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(institution_domains -> institutions (institution_id));
 diesel::joinable!(instances -> institutions (institution_id));
 diesel::joinable!(contacts -> institutions (institution_id));
@@ -224,6 +272,7 @@ diesel::joinable!(ticket_tags -> tickets (ticket_id));
 diesel::joinable!(messages -> tickets (ticket_id));
 diesel::joinable!(attachments -> messages (message_id));
 diesel::joinable!(events -> tickets (ticket_id));
+diesel::joinable!(ticket_sla -> tickets (ticket_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     institutions,
@@ -240,4 +289,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     mail_outbox,
     search_outbox,
     inbound_messages,
+    ticket_sla,
+    sla_segments,
+    sla_notices,
 );

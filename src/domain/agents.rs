@@ -47,7 +47,7 @@ pub fn create(
         return Err(AppError::invalid(format!("the password must have at least {MIN_PASSWORD_CHARS} characters")));
     }
     let hash = hash_password(password)?;
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let at = now();
         if by_email(conn, &email)?.is_some() {
             return Err(AppError::conflict(format!("an agent with the email {email} already exists")));
@@ -109,7 +109,7 @@ pub fn authenticate(conn: &mut AnyConnection, email: &str, password: &str) -> Ap
 
 /// Activates or deactivates an account (deactivated agents cannot sign in).
 pub fn set_active(conn: &mut AnyConnection, id: AgentId, active: bool, actor: Actor) -> AppResult<Agent> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let at = now();
         let current = get(conn, id)?;
         if current.active == active {

@@ -19,7 +19,7 @@ pub fn find_or_create(conn: &mut AnyConnection, email: &str, name: Option<&str>,
     let name = name
         .map(|n| n.trim().chars().filter(|c| !c.is_control()).take(200).collect::<String>())
         .filter(|n| !n.is_empty());
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let at = now();
         if let Some(existing) = by_email(conn, &email)? {
             if existing.name.is_none()
@@ -77,7 +77,7 @@ pub fn get(conn: &mut AnyConnection, id: ContactId) -> AppResult<Contact> {
 /// Marks a contact as an administrator of its institution (sees all of the
 /// institution's tickets in the portal).
 pub fn set_institution_admin(conn: &mut AnyConnection, id: ContactId, admin: bool, actor: Actor) -> AppResult<Contact> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let at = now();
         let current = get(conn, id)?;
         if current.is_institution_admin == admin {

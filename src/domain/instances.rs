@@ -51,7 +51,7 @@ pub fn upsert(
     let region = optional_text(&input.region, "region", 100)?;
     let notes = optional_text(&input.notes, "notes", 10_000)?;
 
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let at = now();
         let institution = institutions::by_slug(conn, &input.institution_slug)?
             .ok_or_else(|| AppError::invalid(format!("unknown institution `{}`", input.institution_slug.trim())))?;

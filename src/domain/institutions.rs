@@ -53,7 +53,7 @@ pub fn upsert(
         None => None,
     };
 
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let at = now();
         let existing = institutions::table
             .filter(institutions::slug.eq(&slug))

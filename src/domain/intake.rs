@@ -252,7 +252,7 @@ pub fn quarantine(
         reason: Some(reason.to_string()),
         trace,
     };
-    conn.transaction(|conn| finish(conn, id, &result, msg))?;
+    crate::db::write_transaction(conn, |conn| finish(conn, id, &result, msg))?;
     Ok(result)
 }
 
@@ -308,7 +308,7 @@ pub fn process(
     settings: &IntakeSettings,
     base_trace: Vec<String>,
 ) -> AppResult<IntakeResult> {
-    let attempt = conn.transaction(|conn| {
+    let attempt = crate::db::write_transaction(conn, |conn| {
         let mut trace = base_trace.clone();
         let result = decide(conn, inbound_id, msg, settings, &mut trace)?;
         finish(conn, inbound_id, &result, Some(msg))?;

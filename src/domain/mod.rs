@@ -9,7 +9,9 @@ pub mod events;
 pub mod instances;
 pub mod institutions;
 pub mod intake;
+pub mod mail_queue;
 pub mod outbox;
+pub mod replies;
 pub mod tickets;
 pub mod validate;
 

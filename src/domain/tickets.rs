@@ -129,7 +129,7 @@ pub fn create(conn: &mut AnyConnection, input: TicketInput, actor: Actor) -> App
     let tags = normalize_tags(&input.tags)?;
     check_message(&input.first_message)?;
 
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let at = input.first_message.at.unwrap_or_else(now);
         let requester = contacts::get(conn, input.requester)?;
         let instance = match input.instance {
@@ -313,7 +313,7 @@ pub fn add_message(
     actor: Actor,
 ) -> AppResult<(Ticket, Message)> {
     check_message(&input)?;
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let at = input.at.unwrap_or_else(now);
         let ticket = get(conn, ticket_id)?;
         if ticket.status == TicketStatus::Closed {
@@ -401,7 +401,7 @@ where
         NaiveDateTime,
     ) -> AppResult<Option<(&'static str, Option<String>, Option<String>)>>,
 {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let ticket = get(conn, ticket_id)?;
         if ticket.status == TicketStatus::Closed {
             return Err(AppError::conflict(format!("ticket #{} is closed", ticket.number)));

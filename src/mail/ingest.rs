@@ -123,9 +123,12 @@ pub fn run(intake: &Intake, paths: &[PathBuf], options: &IngestOptions) -> AppRe
                     };
                     let Ok(item) = next else { return };
                     let done = match item {
-                        Item::Message { seq, origin, raw } => {
-                            Done::Prepared { seq, origin, size: raw.len(), prepared: Box::new(intake.prepare(&raw)) }
-                        }
+                        Item::Message { seq, origin, raw } => Done::Prepared {
+                            seq,
+                            origin,
+                            size: raw.len(),
+                            prepared: Box::new(intake.prepare_with(&raw, false)),
+                        },
                         Item::Unreadable { seq, origin, reason } => Done::Unreadable { seq, origin, reason },
                     };
                     if tx.send(done).is_err() {
@@ -169,30 +172,69 @@ fn read_sources(paths: &[PathBuf], tx: &std::sync::mpsc::SyncSender<Item>) {
     }
 }
 
-/// Commits prepared messages in source order (workers may finish out of order).
+/// Messages committed per database transaction (each in its own savepoint).
+const BATCH: usize = 200;
+
+/// Commits prepared messages in source order (workers may finish out of
+/// order), in batches: the blobs of a batch are flushed with one `syncfs`,
+/// then the batch is committed in one transaction in which every message
+/// has its own savepoint, so one message's failure undoes only that message.
 fn commit_in_order(intake: &Intake, rx: Receiver<Done>, bar: &ProgressBar, report: &mut IngestReport) -> AppResult<()> {
     let mut conn = intake_conn(intake)?;
     let mut waiting: BTreeMap<u64, Done> = BTreeMap::new();
+    let mut batch: Vec<Done> = Vec::with_capacity(BATCH);
     let mut next = 0u64;
     for done in rx {
         waiting.insert(done.seq(), done);
         while let Some(done) = waiting.remove(&next) {
             next += 1;
-            match done {
-                Done::Unreadable { origin, reason, .. } => {
-                    report.summary.unreadable += 1;
-                    report.unreadable.push(Unreadable { origin, reason });
-                }
-                Done::Prepared { origin, size, prepared, .. } => {
-                    let result = intake.commit(&mut conn, (*prepared)?, IntakeSource::Ingest, Some(&origin))?;
-                    report.summary.count(result.outcome);
-                    report.inbound_ids.push(result.inbound_id);
-                    bar.inc(size as u64);
-                    bar.set_message(format!("{} messages", report.summary.total()));
-                }
+            batch.push(done);
+            if batch.len() >= BATCH {
+                commit_batch(intake, &mut conn, std::mem::take(&mut batch), bar, report)?;
             }
         }
     }
+    commit_batch(intake, &mut conn, batch, bar, report)
+}
+
+fn commit_batch(
+    intake: &Intake,
+    conn: &mut crate::db::AnyConnection,
+    batch: Vec<Done>,
+    bar: &ProgressBar,
+    report: &mut IngestReport,
+) -> AppResult<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    intake.blobs().sync_filesystem().map_err(|e| AppError::unavailable("cannot flush stored messages to disk", e))?;
+    let mut results = Vec::with_capacity(batch.len());
+    crate::db::write_transaction(conn, |conn| {
+        for done in batch {
+            match done {
+                Done::Unreadable { origin, reason, .. } => results.push(Err(Unreadable { origin, reason })),
+                Done::Prepared { origin, size, prepared, .. } => {
+                    let result = intake.commit(conn, (*prepared)?, IntakeSource::Ingest, Some(&origin))?;
+                    results.push(Ok((result, size)));
+                }
+            }
+        }
+        Ok::<_, AppError>(())
+    })?;
+    for r in results {
+        match r {
+            Err(u) => {
+                report.summary.unreadable += 1;
+                report.unreadable.push(u);
+            }
+            Ok((result, size)) => {
+                report.summary.count(result.outcome);
+                report.inbound_ids.push(result.inbound_id);
+                bar.inc(size as u64);
+            }
+        }
+    }
+    bar.set_message(format!("{} messages", report.summary.total()));
     Ok(())
 }
 

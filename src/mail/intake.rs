@@ -60,6 +60,10 @@ impl Intake {
         self
     }
 
+    pub fn blobs(&self) -> &BlobStore {
+        &self.blobs
+    }
+
     pub fn db(&self) -> &Db {
         &self.db
     }
@@ -80,7 +84,14 @@ impl Intake {
     /// and the attachments durably, parses and classifies. `tusk ingest`
     /// runs it on several threads.
     pub fn prepare(&self, raw: &[u8]) -> AppResult<Prepared> {
-        let blob = self.blobs.put(raw).map_err(|e| AppError::unavailable("cannot store the message", e))?;
+        self.prepare_with(raw, true)
+    }
+
+    /// As [`Intake::prepare`]; with `durable` false the blobs are flushed
+    /// later by the caller ([`BlobStore::sync_filesystem`]) before it commits.
+    pub fn prepare_with(&self, raw: &[u8], durable: bool) -> AppResult<Prepared> {
+        let blob =
+            self.blobs.put_with(raw, durable).map_err(|e| AppError::unavailable("cannot store the message", e))?;
         let mut trace = vec![format!("received {} bytes", raw.len()), format!("stored raw as {}", blob.sha256)];
         let parsed = if raw.len() > self.max_message_bytes {
             Err(format!(
@@ -94,7 +105,7 @@ impl Intake {
                 Ok(email) => {
                     let classification = inbound::classify(&email);
                     let attachments = self
-                        .store_attachments(&email)
+                        .store_attachments(&email, durable)
                         .map_err(|e| AppError::unavailable("cannot store attachments", e))?;
                     let incoming = self.incoming(&email, classification, attachments, &blob.sha256);
                     trace.push(format!(
@@ -169,12 +180,12 @@ impl Intake {
         Ok(n)
     }
 
-    fn store_attachments(&self, email: &InboundEmail) -> std::io::Result<Vec<AttachmentInput>> {
+    fn store_attachments(&self, email: &InboundEmail, durable: bool) -> std::io::Result<Vec<AttachmentInput>> {
         email
             .attachments
             .iter()
             .map(|a| {
-                let blob = self.blobs.put(&a.data)?;
+                let blob = self.blobs.put_with(&a.data, durable)?;
                 Ok(AttachmentInput {
                     sha256: blob.sha256,
                     filename: no_nul(&a.filename),

@@ -46,5 +46,11 @@ pub async fn show_metrics(state: web::Data<AppState>) -> AppResult<HttpResponse>
             out.push_str("# HELP tusk_database_up Whether the database answered the last scrape.\n# TYPE tusk_database_up gauge\ntusk_database_up 0\n");
         }
     }
+    if let Ok(states) = state.db.run(crate::domain::mail_queue::depth_by_state).await {
+        out.push_str("# HELP tusk_mail_outbox_rows Mail outbox rows by state.\n# TYPE tusk_mail_outbox_rows gauge\n");
+        for (mail_state, n) in states {
+            out.push_str(&format!("tusk_mail_outbox_rows{{state=\"{mail_state}\"}} {n}\n"));
+        }
+    }
     Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(out))
 }

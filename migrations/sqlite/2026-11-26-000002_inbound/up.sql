@@ -26,4 +26,7 @@ CREATE INDEX inbound_messages_stable_id ON inbound_messages (stable_id);
 CREATE INDEX inbound_messages_from_received ON inbound_messages (from_address, received_at);
 CREATE INDEX inbound_messages_ticket ON inbound_messages (ticket_id);
 
+-- The per-sender acknowledgement rate limit looks rows up by recipient.
+CREATE INDEX mail_outbox_recipients_kind ON mail_outbox (recipients, kind, created_at);
+
 ALTER TABLE tickets ADD COLUMN follow_up_of_id INTEGER REFERENCES tickets (id);

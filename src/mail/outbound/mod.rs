@@ -9,6 +9,8 @@
 
 pub mod compose;
 pub mod templates;
+pub mod transport;
+pub mod worker;
 
 pub use compose::{ComposeError, Envelope, OutAttachment, Recipient, build, tagged_subject, ticket_tag, to_bytes};
 pub use templates::{EmailContext, EmailKind, Rendered, TemplateError, Templates};

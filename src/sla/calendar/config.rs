@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate, Weekday};
 use chrono_tz::Tz;
-use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Unexpected, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
 
 use super::local::{DAY, HolidayRun, LocalSchedule, OwnedInterval};
 use super::offsets::UtcOffsets;
@@ -38,7 +38,7 @@ pub const ALWAYS_OPEN: &str = "24x7";
 ///   `"YYYY-MM-DD..YYYY-MM-DD"`; each is a whole local day closed. With
 ///   `24x7` they turn the calendar into "every day 00:00-24:00 except the
 ///   holidays".
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CalendarConfig {
     #[serde(default)]
@@ -61,7 +61,7 @@ pub enum HoursConfig {
 }
 
 /// The opening intervals of each weekday; a missing day is closed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WeeklyHours {
     #[serde(default)]
@@ -92,6 +92,17 @@ impl WeeklyHours {
             (Weekday::Sat, &self.sat),
             (Weekday::Sun, &self.sun),
         ]
+    }
+}
+
+impl Serialize for HoursConfig {
+    /// The same shape as read: `"24x7"` or the weekly table, so a stored
+    /// policy snapshot reads back into the same calendar.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            HoursConfig::AlwaysOpen => serializer.serialize_str(ALWAYS_OPEN),
+            HoursConfig::Weekly(weekly) => weekly.serialize(serializer),
+        }
     }
 }
 

@@ -1,0 +1,3 @@
+DROP TABLE sla_notices;
+DROP TABLE sla_segments;
+DROP TABLE ticket_sla;

@@ -1,0 +1,320 @@
+//! The SLA evaluator: refreshes the clocks of tickets that changed or reach
+//! a threshold, and sends exactly one notice per (ticket, metric, cycle,
+//! threshold) — warnings at the policy's `warn_at` percentages, the breach
+//! at 100 %. Exactly-once holds across several `tusk serve` processes
+//! because each notice is first claimed by inserting its `sla_notices` row
+//! (unique key, `ON CONFLICT DO NOTHING`) in the same transaction as its
+//! event and its mail-outbox row.
+//!
+//! Warnings of non-urgent tickets wait for the support team's business
+//! hours (the policy calendar): nobody is mailed a reminder at midnight.
+//! Breach notices go out when they happen.
+
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::clock::MetricClock;
+use super::policy::{Metric, SlaPolicies};
+use super::store::{self, Refreshed};
+use crate::db::models::Ticket;
+use crate::db::schema::{agents, sla_notices, ticket_sla, tickets};
+use crate::db::{AnyConnection, Priority, Role, TicketId, TicketStatus};
+use crate::domain::Actor;
+use crate::domain::events::EventRecord;
+use crate::domain::outbox::{OutgoingMail, enqueue_mail};
+use crate::domain::tickets::generate_message_id;
+use crate::error::AppResult;
+
+/// What one evaluation pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Evaluation {
+    /// Tickets whose clocks were recomputed.
+    pub refreshed: usize,
+    /// Warning notices sent.
+    pub warnings: usize,
+    /// Breach notices sent.
+    pub breaches: usize,
+}
+
+/// Settings of the evaluator.
+#[derive(Debug, Clone)]
+pub struct EvaluatorOptions {
+    /// The domain of generated Message-IDs (the support address's domain).
+    pub mail_domain: String,
+    /// Most tickets handled per pass.
+    pub batch: i64,
+}
+
+/// The tickets to look at now: with an SLA row that changed since it was
+/// computed or reaches a check instant, and open tickets without one.
+fn candidates(conn: &mut AnyConnection, now: NaiveDateTime, batch: i64) -> AppResult<Vec<Ticket>> {
+    let mut due: Vec<Ticket> = tickets::table
+        .inner_join(ticket_sla::table)
+        .filter(ticket_sla::next_check_at.le(now).or(tickets::updated_at.gt(ticket_sla::computed_at)))
+        .order(tickets::id.asc())
+        .limit(batch)
+        .select(Ticket::as_select())
+        .load(conn)?;
+    let room = batch - i64::try_from(due.len()).unwrap_or(batch);
+    if room > 0 {
+        let missing: Vec<Ticket> = tickets::table
+            .left_join(ticket_sla::table)
+            .filter(ticket_sla::ticket_id.is_null())
+            .filter(tickets::status.ne_all([TicketStatus::Solved, TicketStatus::Closed]))
+            .order(tickets::id.asc())
+            .limit(room)
+            .select(Ticket::as_select())
+            .load(conn)?;
+        due.extend(missing);
+    }
+    Ok(due)
+}
+
+/// One evaluation pass at `now`: refreshes up to `options.batch` tickets
+/// and sends the notices they owe.
+pub fn evaluate(
+    conn: &mut AnyConnection,
+    policies: &SlaPolicies,
+    options: &EvaluatorOptions,
+    now: DateTime<Utc>,
+) -> AppResult<Evaluation> {
+    let mut out = Evaluation::default();
+    for ticket in candidates(conn, now.naive_utc(), options.batch)? {
+        let (warnings, breaches) = evaluate_ticket(conn, &ticket, policies, options, now)?;
+        out.refreshed += 1;
+        out.warnings += warnings;
+        out.breaches += breaches;
+    }
+    Ok(out)
+}
+
+/// Refreshes one ticket and sends the notices it owes, in one transaction.
+/// Returns (warnings, breaches) sent by this call.
+pub fn evaluate_ticket(
+    conn: &mut AnyConnection,
+    ticket: &Ticket,
+    policies: &SlaPolicies,
+    options: &EvaluatorOptions,
+    now: DateTime<Utc>,
+) -> AppResult<(usize, usize)> {
+    crate::db::write_transaction(conn, |conn| {
+        let refreshed = store::refresh(conn, ticket, policies, now)?;
+        let mut sent = (0, 0);
+        let mut cycles: Vec<(i32, &MetricClock)> = Vec::new();
+        cycles.extend(refreshed.clocks.first_response.iter().map(|c| (0, c)));
+        if let Some(last) = refreshed.clocks.next_responses.last() {
+            let index = refreshed.clocks.next_responses.len() - 1;
+            cycles.push((i32::try_from(index).unwrap_or(i32::MAX), last));
+        }
+        cycles.extend(refreshed.clocks.resolution.iter().map(|c| (0, c)));
+        for (cycle, clock) in cycles {
+            if let Some(breach_at) = clock.due_at.filter(|_| clock.outcome.is_breached()) {
+                if notify(conn, ticket, &refreshed, options, clock.metric, cycle, 100, breach_at, now)? {
+                    sent.1 += 1;
+                }
+                continue;
+            }
+            if !clock.is_active() {
+                continue;
+            }
+            let waits = ticket.priority != Priority::Urgent && !refreshed.policy.calendar.is_open(now);
+            if waits {
+                continue;
+            }
+            // Only the highest threshold crossed is sent: one mail, not a burst.
+            let crossed = refreshed.policy.snapshot.warn_at.iter().rev().find_map(|&percent| {
+                clock
+                    .threshold_at(&refreshed.policy.calendar, percent, refreshed.clocks.paused_now)
+                    .filter(|at| *at <= now)
+                    .map(|at| (percent, at))
+            });
+            if let Some((percent, at)) = crossed
+                && notify(conn, ticket, &refreshed, options, clock.metric, cycle, i32::from(percent), at, now)?
+            {
+                sent.0 += 1;
+            }
+        }
+        Ok(sent)
+    })
+}
+
+/// Claims the notice row; when this call claimed it, writes the event and
+/// queues the mail. Returns whether the notice was sent by this call.
+#[allow(clippy::too_many_arguments)]
+fn notify(
+    conn: &mut AnyConnection,
+    ticket: &Ticket,
+    refreshed: &Refreshed,
+    options: &EvaluatorOptions,
+    metric: Metric,
+    cycle: i32,
+    threshold: i32,
+    crossed_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> AppResult<bool> {
+    if !claim_notice(conn, ticket.id, metric, cycle, threshold, crossed_at.naive_utc(), now.naive_utc())? {
+        return Ok(false);
+    }
+    let breach = threshold >= 100;
+    let (action, kind) = if breach { ("sla.breached", "sla_breach") } else { ("sla.warning", "sla_warning") };
+    let due_at = refreshed.clocks.current().find(|c| c.metric == metric).and_then(|c| c.due_at);
+    let explanation =
+        refreshed.clocks.current().find(|c| c.metric == metric).map(|c| c.explain_text(&refreshed.policy.calendar));
+    let data = serde_json::json!({
+        "metric": metric,
+        "cycle": cycle,
+        "threshold": threshold,
+        "crossed_at": crossed_at,
+        "due_at": due_at,
+        "tier": refreshed.row.tier,
+        "priority": refreshed.row.priority,
+        "explanation": explanation,
+    });
+    EventRecord::ticket(ticket.id, action).data(data.clone()).write(conn, Actor::System, now.naive_utc())?;
+    let recipients = recipients(conn, ticket)?;
+    if !recipients.is_empty() {
+        let message_id = generate_message_id(&options.mail_domain);
+        let mut payload = data;
+        payload["ticket_number"] = serde_json::json!(ticket.number);
+        payload["subject"] = serde_json::json!(ticket.subject);
+        enqueue_mail(
+            conn,
+            &OutgoingMail {
+                kind,
+                ticket_id: Some(ticket.id),
+                message_ref: None,
+                recipients: &recipients,
+                rfc_message_id: &message_id,
+                payload,
+            },
+            now.naive_utc(),
+        )?;
+    }
+    Ok(true)
+}
+
+/// Inserts the notice row unless it exists; true when this call inserted it.
+fn claim_notice(
+    conn: &mut AnyConnection,
+    ticket_id: TicketId,
+    metric: Metric,
+    cycle: i32,
+    threshold: i32,
+    due_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> AppResult<bool> {
+    let values = (
+        sla_notices::ticket_id.eq(ticket_id),
+        sla_notices::metric.eq(metric.as_str()),
+        sla_notices::cycle.eq(cycle),
+        sla_notices::threshold.eq(threshold),
+        sla_notices::due_at.eq(due_at),
+        sla_notices::created_at.eq(now),
+    );
+    let inserted = match conn {
+        AnyConnection::Sqlite(c) => {
+            diesel::insert_into(sla_notices::table).values(values).on_conflict_do_nothing().execute(c)?
+        }
+        AnyConnection::Postgresql(c) => {
+            diesel::insert_into(sla_notices::table).values(values).on_conflict_do_nothing().execute(c)?
+        }
+    };
+    Ok(inserted == 1)
+}
+
+/// The assignee when there is an active one, else the active managers and
+/// admins.
+fn recipients(conn: &mut AnyConnection, ticket: &Ticket) -> AppResult<Vec<String>> {
+    if let Some(assignee) = ticket.assignee_id {
+        let email: Option<String> = agents::table
+            .find(assignee)
+            .filter(agents::active.eq(true))
+            .select(agents::email)
+            .first(conn)
+            .optional()?;
+        if let Some(email) = email {
+            return Ok(vec![email]);
+        }
+    }
+    Ok(agents::table
+        .filter(agents::active.eq(true))
+        .filter(agents::role.eq_any([Role::Manager, Role::Admin]))
+        .order(agents::id.asc())
+        .select(agents::email)
+        .load(conn)?)
+}
+
+/// A ticket for the "due soon / breached" console queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueTicket {
+    /// The ticket.
+    pub ticket_id: TicketId,
+    /// Its earliest due instant of a counting clock.
+    pub next_due_at: Option<NaiveDateTime>,
+    /// Whether a target is already missed.
+    pub breached: bool,
+}
+
+/// Open tickets already breached or due within `within` of `now`, breached
+/// first, then by due instant.
+pub fn due_soon(
+    conn: &mut AnyConnection,
+    now: DateTime<Utc>,
+    within: Duration,
+    limit: i64,
+) -> AppResult<Vec<DueTicket>> {
+    let horizon = (now + within).naive_utc();
+    let rows: Vec<(TicketId, Option<NaiveDateTime>, bool)> = ticket_sla::table
+        .filter(ticket_sla::state.ne("done"))
+        .filter(ticket_sla::breached.eq(true).or(ticket_sla::next_due_at.le(horizon)))
+        .order((ticket_sla::breached.desc(), ticket_sla::next_due_at.asc(), ticket_sla::ticket_id.asc()))
+        .limit(limit)
+        .select((ticket_sla::ticket_id, ticket_sla::next_due_at, ticket_sla::breached))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(ticket_id, next_due_at, breached)| DueTicket { ticket_id, next_due_at, breached })
+        .collect())
+}
+
+impl EvaluatorOptions {
+    /// Options from the configuration: Message-IDs in the support
+    /// address's domain, 500 tickets per pass.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        let domain = config.support.address.rsplit_once('@').map_or("localhost", |(_, d)| d);
+        Self { mail_domain: domain.to_string(), batch: 500 }
+    }
+}
+
+/// Starts the periodic evaluator of `tusk serve`: every 30 seconds, passes
+/// until a pass handles less than a full batch. Errors are logged and the
+/// next tick tries again.
+pub fn spawn(db: crate::db::Db, config: &crate::config::Config) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let policies = SlaPolicies::from_config(config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let options = EvaluatorOptions::from_config(config);
+    Ok(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            // Bounded, so rows that stay candidates (clock skew) never spin.
+            for _ in 0..1000 {
+                let (policies, options) = (policies.clone(), options.clone());
+                let batch = options.batch;
+                match db.run(move |conn| evaluate(conn, &policies, &options, Utc::now())).await {
+                    Ok(done) => {
+                        if done.warnings + done.breaches > 0 {
+                            tracing::info!(warnings = done.warnings, breaches = done.breaches, "SLA notices queued");
+                        }
+                        if i64::try_from(done.refreshed).unwrap_or(0) < batch {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = ?e, "SLA evaluation failed");
+                        break;
+                    }
+                }
+            }
+        }
+    }))
+}
