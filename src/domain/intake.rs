@@ -217,17 +217,11 @@ fn finish(conn: &mut AnyConnection, id: i64, result: &IntakeResult, msg: Option<
             inbound_messages::trace.eq(&trace),
             inbound_messages::attempts.eq(inbound_messages::attempts + 1),
             inbound_messages::processed_at.eq(Some(now())),
+            inbound_messages::stable_id.eq(msg.map(|m| m.stable_id.as_str())),
+            inbound_messages::from_address.eq(msg.and_then(|m| m.from_email.as_deref())),
+            inbound_messages::subject.eq(msg.map(|m| m.subject.chars().take(500).collect::<String>())),
         ))
         .execute(conn)?;
-    if let Some(msg) = msg {
-        diesel::update(inbound_messages::table.find(id))
-            .set((
-                inbound_messages::stable_id.eq(Some(&msg.stable_id)),
-                inbound_messages::from_address.eq(&msg.from_email),
-                inbound_messages::subject.eq(Some(msg.subject.chars().take(500).collect::<String>())),
-            ))
-            .execute(conn)?;
-    }
     Ok(())
 }
 

@@ -259,11 +259,7 @@ fn insert_message(
         Author::System => (None, None),
     };
     let message_id = input.message_id.trim();
-    let taken: i64 = messages::table.filter(messages::message_id.eq(message_id)).count().get_result(conn)?;
-    if taken > 0 {
-        return Err(AppError::conflict(format!("a message with Message-ID <{message_id}> already exists")));
-    }
-    let message: Message = diesel::insert_into(messages::table)
+    let inserted = diesel::insert_into(messages::table)
         .values(NewMessageRow {
             ticket_id,
             kind: input.kind,
@@ -282,7 +278,13 @@ fn insert_message(
             raw_blob: input.raw_blob.as_deref(),
             created_at: at,
         })
-        .get_result(conn)?;
+        .get_result::<Message>(conn);
+    let message = match inserted {
+        Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
+            return Err(AppError::conflict(format!("a message with Message-ID <{message_id}> already exists")));
+        }
+        other => other?,
+    };
     for a in &input.attachments {
         if a.sha256.len() != 64 || !a.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(AppError::invalid("an attachment's sha256 must be 64 hex digits"));
