@@ -27,7 +27,7 @@ pub enum IntakeSource {
 }
 
 impl IntakeSource {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             IntakeSource::Http => "http",
             IntakeSource::Ingest => "ingest",

@@ -132,7 +132,7 @@ impl Intake {
         let inbound_id = intake::record_receipt(conn, &prepared.raw_blob, prepared.size, source, origin)?;
         let mut trace = prepared.trace;
         if let Some(first) = trace.first_mut() {
-            first.push_str(&format!(" via {}", source_label(source)));
+            first.push_str(&format!(" via {}", source.as_str()));
         }
         match prepared.parsed {
             Ok(incoming) if source == IntakeSource::Ingest => {
@@ -289,14 +289,6 @@ fn is_machine_reply(email: &InboundEmail) -> bool {
         || h.x_autorespond.is_some()
         || precedence_auto
         || email.return_path.as_deref() == Some("")
-}
-
-fn source_label(source: IntakeSource) -> &'static str {
-    match source {
-        IntakeSource::Http => "http",
-        IntakeSource::Ingest => "ingest",
-        IntakeSource::Replay => "replay",
-    }
 }
 
 /// Counts of outcomes, for `tusk ingest`'s summary.
