@@ -95,7 +95,7 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
                 println!("The database already has data; no demo data added.")
             }
         }
-        println!("Console:    {url}/console/");
+        println!("Console:    {url}/console");
         println!(
             "Demo login: {} / {} (admin), {} / {} (agent)",
             crate::demo::DEMO_ADMIN_EMAIL,
@@ -105,16 +105,53 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         );
     }
     let recovery = spawn_intake_recovery(state.intake.clone());
+    let session_purge = spawn_session_purge(state.db.clone());
     let sla_evaluator = crate::sla::evaluator::spawn(state.db.clone(), &state.config)?;
+    let weekly_report = crate::reports::weekly::spawn(state.db.clone(), &state.config)?;
     let mail = state.config.smtp.worker.enabled.then(|| mail_worker.spawn());
+    let indexer = start_search(&state).await;
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "ready");
     let served = crate::web::serve(state).await;
     recovery.abort();
+    session_purge.abort();
     sla_evaluator.abort();
+    weekly_report.abort();
     if let Some(mail) = mail {
         mail.shutdown().await;
     }
+    if let Some(indexer) = indexer {
+        indexer.shutdown().await;
+    }
     served
+}
+
+/// Applies the search index settings (an engine that is down is logged, not
+/// fatal: the indexer retries) and starts the indexer unless disabled.
+async fn start_search(state: &AppState) -> Option<crate::search::indexer::IndexerHandle> {
+    if let Err(e) = state.search.prepare().await {
+        tracing::error!(engine = state.search.kind(), error = ?e, "search engine not ready; the indexer will retry");
+    }
+    state.config.search.worker.enabled.then(|| {
+        crate::search::indexer::Indexer::new(
+            state.db.clone(),
+            state.search.clone(),
+            crate::search::indexer::IndexerSettings::from_config(&state.config),
+        )
+        .spawn()
+    })
+}
+
+/// `tusk search reindex`: rebuilds the configured index from the database
+/// (safe while `tusk serve` runs; see `search::reindex`).
+pub fn search_reindex(config: &Config, progress: bool) -> anyhow::Result<crate::search::reindex::ReindexReport> {
+    let db = open_and_migrate(config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let engine = crate::search::open(config).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        crate::search::reindex::run(&db, engine.as_ref(), &config.support.default_plan, progress)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))
+    })
 }
 
 /// Every minute, processes inbound messages whose receipt was written but
@@ -130,6 +167,22 @@ fn spawn_intake_recovery(intake: crate::mail::intake::Intake) -> tokio::task::Jo
                 Ok(Ok(n)) => tracing::info!(messages = n, "recovered unprocessed inbound messages"),
                 Ok(Err(e)) => tracing::warn!(error = ?e, "inbound recovery failed"),
                 Err(e) => tracing::warn!(error = %e, "inbound recovery task failed"),
+            }
+        }
+    })
+}
+
+/// Drops expired browser sessions and old sign-in attempts every hour.
+fn spawn_session_purge(db: crate::db::Db) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            if let Err(e) = db.run(crate::domain::sessions::purge_expired).await {
+                tracing::warn!(error = ?e, "purging expired sessions failed");
+            }
+            if let Err(e) = db.run(crate::domain::portal::purge_links).await {
+                tracing::warn!(error = ?e, "purging expired portal sign-in links failed");
             }
         }
     })
@@ -216,6 +269,52 @@ pub fn create_agent(
     Ok(format!("created {} agent {} <{}> (id {})", agent.role, agent.name, agent.email, agent.id))
 }
 
+/// `tusk admin create-token`: returns a description and the secret (shown once).
+pub fn create_token(config: &Config, name: &str, scopes: &str) -> anyhow::Result<(String, String)> {
+    let scopes = crate::domain::api_tokens::parse_scopes(scopes)?;
+    let db = open_and_migrate(config)?;
+    let mut conn = db.get()?;
+    let (token, secret) = crate::domain::api_tokens::create(&mut conn, name, &scopes, Actor::System)?;
+    Ok((
+        format!(
+            "created API token {} \"{}\" with scopes {}; it is shown once, below",
+            token.id,
+            token.name,
+            token.scopes.replace(' ', ",")
+        ),
+        secret,
+    ))
+}
+
+/// `tusk admin list-tokens`: one line per token (id, name, scopes, dates).
+pub fn list_tokens(config: &Config) -> anyhow::Result<Vec<String>> {
+    let db = open_and_migrate(config)?;
+    let mut conn = db.get()?;
+    let fmt = |t: Option<chrono::NaiveDateTime>| t.map_or("-".to_string(), |t| t.format("%Y-%m-%d %H:%M").to_string());
+    Ok(crate::domain::api_tokens::list(&mut conn)?
+        .into_iter()
+        .map(|t| {
+            format!(
+                "{}\t{}\t{}\tcreated {}\tlast used {}\t{}",
+                t.id,
+                t.name,
+                t.scopes.replace(' ', ","),
+                fmt(Some(t.created_at)),
+                fmt(t.last_used_at),
+                t.revoked_at.map_or("active".to_string(), |r| format!("revoked {}", fmt(Some(r))))
+            )
+        })
+        .collect())
+}
+
+/// `tusk admin revoke-token ID`.
+pub fn revoke_token(config: &Config, id: i64) -> anyhow::Result<String> {
+    let db = open_and_migrate(config)?;
+    let mut conn = db.get()?;
+    let token = crate::domain::api_tokens::revoke(&mut conn, id, Actor::System)?;
+    Ok(format!("API token {} \"{}\" is revoked", token.id, token.name))
+}
+
 fn read_password(mut source: impl BufRead) -> anyhow::Result<String> {
     let mut line = String::new();
     source.read_line(&mut line).context("cannot read the password from standard input")?;
@@ -252,7 +351,38 @@ pub fn import(config: &Config, kind: ImportKind, path: &Path) -> anyhow::Result<
 pub fn seed(config: &Config, options: &crate::seed::SeedOptions) -> anyhow::Result<crate::seed::SeedReport> {
     let db = open_and_migrate(config)?;
     let plans = Plans::from_config(config);
-    crate::seed::run(&db, &plans, options)
+    let policies = crate::sla::policy::SlaPolicies::from_config(config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    crate::seed::run_with_policies(&db, &plans, &policies, options)
+}
+
+/// `tusk report sla --from D --to D [--group-by G] [--format F] [--section S]`:
+/// the report as text, CSV (one section) or JSON.
+pub fn report_sla(
+    config: &Config,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    group_by: &str,
+    format: &str,
+    section: &str,
+) -> anyhow::Result<String> {
+    use crate::reports;
+    let group_by: reports::GroupBy =
+        group_by.parse().map_err(|e: crate::AppError| anyhow::anyhow!("--group-by: {e}"))?;
+    let section: reports::csv::Section =
+        section.parse().map_err(|e: crate::AppError| anyhow::anyhow!("--section: {e}"))?;
+    if !matches!(format, "table" | "csv" | "json") {
+        anyhow::bail!("--format: expected table, csv or json, not `{format}`");
+    }
+    let tz = reports::ReportQuery::timezone(&config.support.timezone)?;
+    let query = reports::ReportQuery::for_dates(from, to, tz, group_by, chrono::Utc::now())?;
+    let db = open_and_migrate(config)?;
+    let mut conn = db.get()?;
+    let report = reports::sla_report(&mut conn, &query)?;
+    Ok(match format {
+        "csv" => reports::csv::section(&report, section)?,
+        "json" => reports::to_json(&report)? + "\n",
+        _ => reports::table::render_report(&report),
+    })
 }
 
 #[cfg(test)]

@@ -77,9 +77,76 @@ pub struct Config {
     pub sla: BTreeMap<String, crate::sla::policy::SlaPolicyConfig>,
     pub mail: MailConfig,
     pub smtp: SmtpConfig,
+    pub console: ConsoleConfig,
     pub search: SearchConfig,
     pub meilisearch: MeilisearchConfig,
     pub log: LogConfig,
+    pub reports: ReportsConfig,
+    pub portal: PortalConfig,
+}
+
+/// The customer web channel (`[portal]`): support form and magic-link portal.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalConfig {
+    /// Minutes a sign-in link stays valid.
+    pub magic_link_minutes: u32,
+    /// Sign-in links sent per email address, and requested per client
+    /// address, within `rate_window_minutes`.
+    pub link_max_per_email: u32,
+    pub link_max_per_ip: u32,
+    /// Support-form tickets per client address and per email address within
+    /// `rate_window_minutes`.
+    pub form_max_per_ip: u32,
+    pub form_max_per_email: u32,
+    pub rate_window_minutes: u32,
+    /// Largest attachment in bytes, and most attachments per submission.
+    pub max_attachment_bytes: usize,
+    pub max_attachments: u32,
+    /// Accepted attachment content types (a list, or comma-separated in the
+    /// environment).
+    #[serde(deserialize_with = "list_or_csv")]
+    pub attachment_types: Vec<String>,
+    /// Categories offered on the support form (same format).
+    #[serde(deserialize_with = "list_or_csv")]
+    pub categories: Vec<String>,
+}
+
+/// A list of strings from TOML, or one comma-separated string (how an
+/// environment variable sets a list).
+fn list_or_csv<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        List(Vec<String>),
+        Csv(String),
+    }
+    let items = match Either::deserialize(d)? {
+        Either::List(items) => items,
+        Either::Csv(text) => text.split(',').map(str::to_string).collect(),
+    };
+    Ok(items.into_iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+}
+
+/// SLA reports (`[reports]`); see [`crate::reports`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportsConfig {
+    pub weekly: WeeklyReportConfig,
+}
+
+/// The weekly SLA summary email to managers (`[reports.weekly]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeeklyReportConfig {
+    /// Send it from this process (several processes still send it once).
+    pub enabled: bool,
+    /// Day of the week it is sent: `mon` … `sun`.
+    pub day: String,
+    /// Local time (`support.timezone`) it is sent, `HH:MM`.
+    pub time: String,
+    /// Seconds between checks whether it is due.
+    pub check_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -90,6 +157,30 @@ pub struct ServerConfig {
     pub workers: usize,
     pub shutdown_timeout_secs: u64,
     pub max_body_bytes: usize,
+    /// Take the client address for rate limits from the last
+    /// `X-Forwarded-For` entry (only behind a proxy that sets it).
+    pub trust_forwarded_for: bool,
+}
+
+/// The agent console and browser sessions (console and portal).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Hours of inactivity after which a session ends.
+    pub session_ttl_hours: u32,
+    /// Failed sign-ins per email address within the window before refusing.
+    pub login_max_failures: u32,
+    /// Failed sign-ins per client address within the window before refusing.
+    pub login_max_failures_per_ip: u32,
+    pub login_window_minutes: u32,
+    /// Tickets per queue page.
+    pub page_size: u32,
+}
+
+impl ConsoleConfig {
+    pub fn session_ttl(&self) -> chrono::Duration {
+        chrono::Duration::hours(i64::from(self.session_ttl_hours.max(1)))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -199,6 +290,26 @@ pub enum SearchBackend {
 #[serde(deny_unknown_fields)]
 pub struct SearchConfig {
     pub backend: SearchBackend,
+    /// Writer memory (MiB) of `tusk search reindex` on the embedded engine.
+    pub reindex_heap_mb: usize,
+    pub worker: SearchWorkerConfig,
+}
+
+/// `[search.worker]`: the indexer of `tusk serve` (drains `search_outbox`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchWorkerConfig {
+    /// Off: this process queues index updates but never applies them.
+    pub enabled: bool,
+    /// Outbox rows claimed at once.
+    pub batch_size: u32,
+    /// Milliseconds between polls of an empty outbox.
+    pub poll_interval_ms: u64,
+    /// Seconds a claimed row stays reserved to its worker.
+    pub lease_secs: u64,
+    /// First retry delay after an engine failure; doubles up to `backoff_max_secs`.
+    pub backoff_initial_ms: u64,
+    pub backoff_max_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -207,6 +318,8 @@ pub struct MeilisearchConfig {
     pub url: String,
     pub key: Secret,
     pub index: String,
+    /// Seconds a request or an awaited task may take.
+    pub timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -330,6 +443,7 @@ impl Config {
         }
         self.check_plan("support.default_plan", &self.support.default_plan)?;
         crate::sla::policy::SlaPolicies::from_config(self).map_err(|e| ConfigError::new(e.key, e.message))?;
+        crate::reports::weekly::Schedule::from_config(self).map_err(|(key, message)| ConfigError::new(key, message))?;
         if self.mail.max_message_bytes == 0 {
             return Err(ConfigError::new("mail.max_message_bytes", "must be greater than 0"));
         }
@@ -349,6 +463,19 @@ impl Config {
             return Err(ConfigError::new("mail.loop_limit_per_hour", "must be at least 1"));
         }
         self.validate_smtp()?;
+        self.validate_portal()?;
+        for (key, value) in [
+            ("search.reindex_heap_mb", self.search.reindex_heap_mb as u64),
+            ("search.worker.batch_size", u64::from(self.search.worker.batch_size)),
+            ("search.worker.poll_interval_ms", self.search.worker.poll_interval_ms),
+            ("search.worker.lease_secs", self.search.worker.lease_secs),
+            ("search.worker.backoff_initial_ms", self.search.worker.backoff_initial_ms),
+            ("meilisearch.timeout_secs", self.meilisearch.timeout_secs),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::new(key, "must be at least 1"));
+            }
+        }
         if self.search.backend == SearchBackend::Meilisearch
             && !(self.meilisearch.url.starts_with("http://") || self.meilisearch.url.starts_with("https://"))
         {
@@ -356,6 +483,40 @@ impl Config {
                 "meilisearch.url",
                 "must be an http:// or https:// URL when search.backend = \"meilisearch\"",
             ));
+        }
+        Ok(())
+    }
+
+    /// Checks `[portal]`: positive limits, known content types, categories.
+    fn validate_portal(&self) -> Result<(), ConfigError> {
+        let p = &self.portal;
+        for (key, value) in [
+            ("portal.magic_link_minutes", u64::from(p.magic_link_minutes)),
+            ("portal.link_max_per_email", u64::from(p.link_max_per_email)),
+            ("portal.link_max_per_ip", u64::from(p.link_max_per_ip)),
+            ("portal.form_max_per_ip", u64::from(p.form_max_per_ip)),
+            ("portal.form_max_per_email", u64::from(p.form_max_per_email)),
+            ("portal.rate_window_minutes", u64::from(p.rate_window_minutes)),
+            ("portal.max_attachment_bytes", p.max_attachment_bytes as u64),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::new(key, "must be at least 1"));
+            }
+        }
+        if let Some(bad) = p.attachment_types.iter().find(|t| {
+            let t = t.as_str();
+            t.split_once('/').is_none_or(|(a, b)| a.is_empty() || b.is_empty()) || t.contains(char::is_whitespace)
+        }) {
+            return Err(ConfigError::new(
+                "portal.attachment_types",
+                format!("`{bad}` is not a content type like image/png"),
+            ));
+        }
+        if p.categories.is_empty() {
+            return Err(ConfigError::new("portal.categories", "at least one category is required"));
+        }
+        if let Some(bad) = p.categories.iter().find(|c| c.chars().count() > 100) {
+            return Err(ConfigError::new("portal.categories", format!("`{bad}` is longer than 100 characters")));
         }
         Ok(())
     }

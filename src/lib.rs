@@ -11,6 +11,8 @@ pub mod error;
 pub mod import;
 pub mod mail;
 pub mod metrics;
+pub mod reports;
+pub mod search;
 pub mod seed;
 pub mod sla;
 pub mod storage;

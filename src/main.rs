@@ -82,6 +82,45 @@ enum Command {
     /// SLA clocks.
     #[command(subcommand)]
     Sla(SlaCommand),
+    /// Reports for managers.
+    #[command(subcommand)]
+    Report(ReportCommand),
+    /// The search index.
+    #[command(subcommand)]
+    Search(SearchCommand),
+}
+
+#[derive(Subcommand)]
+enum SearchCommand {
+    /// Rebuild the index from the database (safe while `tusk serve` runs).
+    Reindex {
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// SLA compliance of the tickets opened between two dates (inclusive,
+    /// in support.timezone), with breaches, backlog and weekly figures.
+    Sla {
+        /// First day, YYYY-MM-DD.
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Last day (inclusive), YYYY-MM-DD.
+        #[arg(long)]
+        to: chrono::NaiveDate,
+        /// tier, institution, instance, priority or agent.
+        #[arg(long, default_value = "tier")]
+        group_by: String,
+        /// table, csv or json.
+        #[arg(long, default_value = "table")]
+        format: String,
+        /// With --format csv: summary, breaches, backlog or weekly.
+        #[arg(long, default_value = "summary")]
+        section: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -120,6 +159,18 @@ enum AdminCommand {
         #[arg(long, default_value = "agent")]
         role: String,
     },
+    /// Create an API token; prints the token (shown once) on standard output.
+    CreateToken {
+        #[arg(long)]
+        name: String,
+        /// Comma-separated: tickets:read, tickets:write, records:read, records:write, reports:read.
+        #[arg(long)]
+        scopes: String,
+    },
+    /// List API tokens (never their secrets).
+    ListTokens,
+    /// Revoke an API token by id; it stops working at once.
+    RevokeToken { id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -205,6 +256,32 @@ fn main() -> ExitCode {
                 Err(e) => fail(format!("{e:#}")),
             }
         }
+        Command::Admin(AdminCommand::CreateToken { name, scopes }) => {
+            match commands::create_token(&config, &name, &scopes) {
+                Ok((message, secret)) => {
+                    eprintln!("{message}");
+                    println!("{secret}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(format!("{e:#}")),
+            }
+        }
+        Command::Admin(AdminCommand::ListTokens) => match commands::list_tokens(&config) {
+            Ok(lines) => {
+                for line in lines {
+                    println!("{line}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(format!("{e:#}")),
+        },
+        Command::Admin(AdminCommand::RevokeToken { id }) => match commands::revoke_token(&config, id) {
+            Ok(message) => {
+                println!("{message}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(format!("{e:#}")),
+        },
         Command::Import(which) => {
             let (kind, file) = match which {
                 ImportCommand::Institutions { file } => (ImportKind::Institutions, file),
@@ -310,6 +387,29 @@ fn main() -> ExitCode {
             println!("{config:#?}");
             ExitCode::SUCCESS
         }
+        Command::Report(ReportCommand::Sla { from, to, group_by, format, section }) => {
+            match commands::report_sla(&config, from, to, &group_by, &format, &section) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(format!("{e:#}")),
+            }
+        }
+        Command::Search(SearchCommand::Reindex { quiet }) => match commands::search_reindex(&config, !quiet) {
+            Ok(r) => {
+                println!(
+                    "indexed {} tickets, {} messages in {:.1} s ({:.0} messages/s); {} tickets changed meanwhile queued again",
+                    r.tickets,
+                    r.messages,
+                    r.elapsed.as_secs_f64(),
+                    r.messages_per_sec(),
+                    r.replayed
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(format!("{e:#}")),
+        },
         Command::Sla(SlaCommand::Recompute { dry_run, policy }) => {
             match tusk::sla::recompute::command(&config, dry_run, policy.as_deref()) {
                 Ok(report) => {

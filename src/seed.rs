@@ -31,12 +31,14 @@ use rand::seq::IndexedRandom as _;
 use rand::{Rng, SeedableRng};
 
 use crate::db::schema::{
-    agents, contacts, counters, events, instances, institution_domains, institutions, messages, ticket_tags, tickets,
+    agents, contacts, counters, events, instances, institution_domains, institutions, messages, ticket_sla,
+    ticket_tags, tickets,
 };
 use crate::db::{
     ActorKind, AnyConnection, Channel, Db, InstanceStatus, InstitutionStatus, MessageKind, Priority, Role, TicketStatus,
 };
 use crate::domain::Plans;
+use crate::sla::policy::SlaPolicies;
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -83,7 +85,26 @@ const HISTORY_DAYS: i64 = 730;
 
 /// Generates `options.tickets` tickets with their threads, tags and events,
 /// plus the institutions, instances, contacts and agents they need.
+/// Uses the SLA policies of the built-in configuration; see
+/// [`run_with_policies`].
 pub fn run(db: &Db, plans: &Plans, options: &SeedOptions) -> anyhow::Result<SeedReport> {
+    let config = crate::config::Config::defaults().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let policies = SlaPolicies::from_config(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    run_with_policies(db, plans, &policies, options)
+}
+
+/// Generates `options.tickets` tickets; each gets the SLA facts the
+/// reports read (`ticket_sla`: policy snapshot, due instants, achieved
+/// business times, outcomes), computed by [`crate::sla::clock`] from the
+/// same status history and messages the seed writes as events, so that
+/// `tusk sla recompute` finds nothing to change. (Clock segments,
+/// `sla_segments`, are not written.)
+pub fn run_with_policies(
+    db: &Db,
+    plans: &Plans,
+    policies: &SlaPolicies,
+    options: &SeedOptions,
+) -> anyhow::Result<SeedReport> {
     let mut pooled = db.get()?;
     let conn: &mut AnyConnection = &mut pooled;
     let now = crate::db::now();
@@ -95,7 +116,7 @@ pub fn run(db: &Db, plans: &Plans, options: &SeedOptions) -> anyhow::Result<Seed
         // A bigger page cache for this connection speeds up index maintenance.
         conn.batch_execute("PRAGMA cache_size = -262144")?;
     }
-    let result = seed(conn, plans, options, now, &mut rng, &mut report);
+    let result = seed(conn, plans, policies, options, now, &mut rng, &mut report);
     if sqlite {
         conn.batch_execute("PRAGMA cache_size = -2000")?;
     }
@@ -106,6 +127,7 @@ pub fn run(db: &Db, plans: &Plans, options: &SeedOptions) -> anyhow::Result<Seed
 fn seed(
     conn: &mut AnyConnection,
     plans: &Plans,
+    policies: &SlaPolicies,
     options: &SeedOptions,
     now: NaiveDateTime,
     rng: &mut StdRng,
@@ -117,7 +139,7 @@ fn seed(
     }
     let start = reserve(conn, options.tickets)?;
     let bar = progress_bar(options);
-    let mut generator = Generator::new(&world, options, now, start);
+    let mut generator = Generator::new(&world, policies, options, now, start);
     let written = std::thread::scope(|scope| -> anyhow::Result<(u64, u64, u64)> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(CHUNKS_IN_FLIGHT);
         let producer = scope.spawn(move || {
@@ -286,8 +308,61 @@ struct SeedEvent {
     subject_id: i64,
     action: &'static str,
     actor_kind: ActorKind,
+    field: Option<&'static str>,
+    old_value: Option<&'static str>,
+    new_value: Option<&'static str>,
     data: Option<String>,
     created_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = ticket_sla, treat_none_as_default_value = false)]
+struct SeedSla {
+    ticket_id: i64,
+    tier: String,
+    priority: Priority,
+    policy: String,
+    state: String,
+    first_response_due_at: Option<NaiveDateTime>,
+    next_response_due_at: Option<NaiveDateTime>,
+    resolution_due_at: Option<NaiveDateTime>,
+    next_due_at: Option<NaiveDateTime>,
+    next_check_at: Option<NaiveDateTime>,
+    first_response_business_secs: Option<i64>,
+    resolution_business_secs: Option<i64>,
+    resolution_elapsed_secs: i64,
+    paused_secs: i64,
+    breached: bool,
+    applied_at: NaiveDateTime,
+    computed_at: NaiveDateTime,
+    first_response_outcome: Option<String>,
+    resolution_outcome: Option<String>,
+}
+
+impl From<crate::sla::store::TicketSlaRow> for SeedSla {
+    fn from(r: crate::sla::store::TicketSlaRow) -> Self {
+        SeedSla {
+            ticket_id: r.ticket_id.0,
+            tier: r.tier,
+            priority: r.priority,
+            policy: r.policy,
+            state: r.state,
+            first_response_due_at: r.first_response_due_at,
+            next_response_due_at: r.next_response_due_at,
+            resolution_due_at: r.resolution_due_at,
+            next_due_at: r.next_due_at,
+            next_check_at: r.next_check_at,
+            first_response_business_secs: r.first_response_business_secs,
+            resolution_business_secs: r.resolution_business_secs,
+            resolution_elapsed_secs: r.resolution_elapsed_secs,
+            paused_secs: r.paused_secs,
+            breached: r.breached,
+            applied_at: r.applied_at,
+            computed_at: r.computed_at,
+            first_response_outcome: r.first_response_outcome,
+            resolution_outcome: r.resolution_outcome,
+        }
+    }
 }
 
 /// Columns per row of each seed struct, for SQLite's bind-parameter limit.
@@ -300,7 +375,8 @@ mod columns {
     pub const TICKET: usize = 19;
     pub const TAG: usize = 2;
     pub const MESSAGE: usize = 13;
-    pub const EVENT: usize = 8;
+    pub const EVENT: usize = 11;
+    pub const SLA: usize = 19;
 }
 
 /// Inserts `rows` into `table` on the inner connection: on SQLite as many
@@ -372,7 +448,11 @@ struct World {
 struct WorldInstitution {
     id: i64,
     name: String,
+    /// Default plan tier.
+    plan: String,
     instances: Vec<(i64, String)>,
+    /// Plan tier of each instance, parallel to `instances`.
+    instance_plans: Vec<String>,
     contacts: Vec<WorldContact>,
 }
 
@@ -815,21 +895,32 @@ fn agent_rows(
 fn load_world(conn: &mut AnyConnection, institution_ids: &[i64], rng: &mut StdRng) -> anyhow::Result<World> {
     let mut by_id: HashMap<i64, WorldInstitution> = HashMap::new();
     for part in institution_ids.chunks(500) {
-        for (id, name) in institutions::table
+        for (id, name, plan) in institutions::table
             .filter(institutions::id.eq_any(part))
-            .select((institutions::id, institutions::name))
-            .load::<(i64, String)>(conn)?
+            .select((institutions::id, institutions::name, institutions::default_plan))
+            .load::<(i64, String, String)>(conn)?
         {
-            by_id.insert(id, WorldInstitution { id, name, instances: Vec::new(), contacts: Vec::new() });
+            by_id.insert(
+                id,
+                WorldInstitution {
+                    id,
+                    name,
+                    plan,
+                    instances: Vec::new(),
+                    instance_plans: Vec::new(),
+                    contacts: Vec::new(),
+                },
+            );
         }
-        for (id, domain, institution) in instances::table
+        for (id, domain, institution, plan) in instances::table
             .filter(instances::institution_id.eq_any(part))
             .order(instances::id.asc())
-            .select((instances::id, instances::domain, instances::institution_id))
-            .load::<(i64, String, i64)>(conn)?
+            .select((instances::id, instances::domain, instances::institution_id, instances::plan))
+            .load::<(i64, String, i64, String)>(conn)?
         {
             if let Some(i) = by_id.get_mut(&institution) {
                 i.instances.push((id, domain));
+                i.instance_plans.push(plan);
             }
         }
         for (id, email, name, institution) in contacts::table
@@ -932,6 +1023,7 @@ struct Chunk {
     tags: Vec<SeedTag>,
     messages: Vec<SeedMessage>,
     events: Vec<SeedEvent>,
+    sla: Vec<SeedSla>,
 }
 
 fn write_chunk(conn: &mut AnyConnection, chunk: &Chunk) -> QueryResult<()> {
@@ -940,6 +1032,7 @@ fn write_chunk(conn: &mut AnyConnection, chunk: &Chunk) -> QueryResult<()> {
         insert_batched!(conn, ticket_tags::table, &chunk.tags, columns::TAG);
         insert_batched!(conn, messages::table, &chunk.messages, columns::MESSAGE);
         insert_batched!(conn, events::table, &chunk.events, columns::EVENT);
+        insert_batched!(conn, ticket_sla::table, &chunk.sla, columns::SLA);
         if let AnyConnection::Postgresql(c) = conn {
             // Keep the sequences ahead of the rows written so far, so that an
             // interrupted run leaves a usable database.
@@ -963,6 +1056,7 @@ fn write_chunk(conn: &mut AnyConnection, chunk: &Chunk) -> QueryResult<()> {
 /// Composes tickets; runs on its own thread.
 struct Generator<'w> {
     world: &'w World,
+    policies: &'w SlaPolicies,
     rng: StdRng,
     now: NaiveDateTime,
     history_start: NaiveDateTime,
@@ -989,9 +1083,16 @@ const STATUSES: [TicketStatus; 6] = [
 ];
 
 impl<'w> Generator<'w> {
-    fn new(world: &'w World, options: &SeedOptions, now: NaiveDateTime, start: Start) -> Self {
+    fn new(
+        world: &'w World,
+        policies: &'w SlaPolicies,
+        options: &SeedOptions,
+        now: NaiveDateTime,
+        start: Start,
+    ) -> Self {
         Self {
             world,
+            policies,
             rng: StdRng::seed_from_u64(options.rng_seed ^ 0x7475_736b_7365_6564),
             now,
             history_start: now - TimeDelta::days(HISTORY_DAYS),
@@ -1007,7 +1108,8 @@ impl<'w> Generator<'w> {
             tickets: Vec::with_capacity(n),
             tags: Vec::with_capacity(n * 2),
             messages: Vec::with_capacity(n * 4),
-            events: Vec::with_capacity(n),
+            events: Vec::with_capacity(n * 3),
+            sla: Vec::with_capacity(n),
         };
         for index in from..to {
             self.ticket(index, &mut chunk);
@@ -1074,9 +1176,11 @@ impl<'w> Generator<'w> {
         let mut first_response = None;
         let mut last_customer = None;
         let mut thread_ids: Vec<String> = Vec::with_capacity(kinds.len());
+        let mut timeline: Vec<(NaiveDateTime, MessageKind)> = Vec::with_capacity(kinds.len());
         let agent_name = assignee.map_or("The support team", |a| a.name.as_str());
         for (n, (&kind, &g)) in kinds.iter().zip(&gaps).enumerate() {
             at += TimeDelta::seconds((g as f64 * scale) as i64);
+            timeline.push((at, kind));
             let message_id = format!("seed.{id}.{}@{SEED_DOMAIN}", n + 1);
             let (author_contact, author_agent, from, to, msg_subject) = match kind {
                 MessageKind::Inbound => {
@@ -1155,7 +1259,7 @@ impl<'w> Generator<'w> {
         let data = serde_json::json!({
             "number": number,
             "subject": subject,
-            "status": status,
+            "status": TicketStatus::New,
             "priority": priority,
             "channel": channel,
             "requester_id": contact.id,
@@ -1173,10 +1277,71 @@ impl<'w> Generator<'w> {
             subject_id: id,
             action: "ticket.created",
             actor_kind: ActorKind::System,
+            field: None,
+            old_value: None,
+            new_value: None,
             data: Some(data.to_string()),
             created_at: created,
         });
         self.next.event_id += 1;
+        // The status history the domain would have written: open at the
+        // first reply (or at once without one), then the final status at
+        // the last message, closed after the close gap.
+        let mut changes: Vec<(NaiveDateTime, TicketStatus, TicketStatus)> = Vec::with_capacity(3);
+        if status != TicketStatus::New {
+            changes.push((first_response.unwrap_or(created), TicketStatus::New, TicketStatus::Open));
+            match status {
+                TicketStatus::Pending | TicketStatus::OnHold | TicketStatus::Solved => {
+                    changes.push((last_message, TicketStatus::Open, status));
+                }
+                TicketStatus::Closed => {
+                    changes.push((last_message, TicketStatus::Open, TicketStatus::Solved));
+                    changes.push((closed_at.unwrap_or(last_message), TicketStatus::Solved, TicketStatus::Closed));
+                }
+                TicketStatus::New | TicketStatus::Open => {}
+            }
+        }
+        for &(at, old, new) in &changes {
+            chunk.events.push(SeedEvent {
+                id: self.next.event_id,
+                ticket_id: Some(id),
+                subject_type: "ticket",
+                subject_id: id,
+                action: "ticket.status_changed",
+                actor_kind: ActorKind::System,
+                field: Some("status"),
+                old_value: Some(old.as_str()),
+                new_value: Some(new.as_str()),
+                data: None,
+                created_at: at,
+            });
+            self.next.event_id += 1;
+        }
+        // The SLA clock from those facts, as the engine computes it.
+        let tier = instance
+            .and_then(|(i, _)| institution.instances.iter().position(|(j, _)| j == i))
+            .and_then(|k| institution.instance_plans.get(k))
+            .unwrap_or(&institution.plan);
+        if let Some(policy) = self.policies.get(Some(tier), priority) {
+            let facts = crate::sla::clock::Facts {
+                created_at: created.and_utc(),
+                initial_status: TicketStatus::New,
+                status_changes: changes.iter().map(|(at, _, new)| (at.and_utc(), *new)).collect(),
+                messages: timeline.iter().map(|(at, kind)| (at.and_utc(), *kind)).collect(),
+            };
+            let now = self.now.and_utc();
+            let clocks = crate::sla::clock::compute(&facts, &policy.snapshot, &policy.calendar, now);
+            if let Ok(row) = crate::sla::store::computed_row(
+                crate::db::TicketId(id),
+                status.is_done(),
+                policy,
+                &clocks,
+                created,
+                now,
+            ) {
+                chunk.sla.push(row.into());
+            }
+        }
         chunk.tags.extend(tags.into_iter().map(|tag| SeedTag { ticket_id: id, tag }));
         chunk.tickets.push(SeedTicket {
             id,

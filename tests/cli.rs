@@ -148,7 +148,7 @@ fn serve_demo(dir: &Path, db_url: Option<String>) {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "exit status after SIGTERM: {:?}", out.status);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains(&format!("Console:    http://127.0.0.1:{port}/console/")), "{stdout}");
+    assert!(stdout.contains(&format!("Console:    http://127.0.0.1:{port}/console")), "{stdout}");
     assert!(stdout.contains(&format!("{} / {}", tusk::demo::DEMO_ADMIN_EMAIL, tusk::demo::DEMO_PASSWORD)), "{stdout}");
     assert!(stdout.contains("Demo data seeded"), "{stdout}");
 }

@@ -38,6 +38,7 @@ on_both_backends!(
     permanent_failure_is_recorded_with_the_reason,
     crash_between_sending_and_sent_resends_with_the_same_id,
     two_workers_send_each_row_exactly_once,
+    sla_notices_from_the_evaluator_are_sent,
 );
 
 const SUPPORT: &str = "support@tusk.example";
@@ -486,4 +487,35 @@ fn broken_template_override_stops_serve() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("smtp.url") && stderr.contains("tls mode"), "{stderr}");
+}
+
+/// The evaluator's breach notice carries what the `sla_breach` templates
+/// need, so the worker sends it (it once failed as an invalid payload).
+fn sla_notices_from_the_evaluator_are_sent(db: &TestDb) {
+    let rt = runtime();
+    let _rt = rt.enter();
+    let sink = SmtpSink::start();
+    let c = config(db, &sink.url());
+    let w = worker(db, &c, "w1");
+    agents::create(&mut db.conn(), "boss@tusk.example", "Boss", Role::Manager, "a long password", Actor::System)
+        .unwrap();
+    let (ticket_id, number) = open_ticket(db, &c, "late.zoe@uni.example");
+    let policies = tusk::sla::policy::SlaPolicies::from_config(&c).unwrap();
+    let options = tusk::sla::evaluator::EvaluatorOptions::from_config(&c);
+    let later = chrono::Utc::now() + chrono::Duration::days(30);
+    let done = tusk::sla::evaluator::evaluate(&mut db.conn(), &policies, &options, later).unwrap();
+    assert!(done.breaches >= 1, "{done:?}");
+    // Queued "in the future" of the evaluation; make it due now.
+    diesel::update(mail_outbox::table)
+        .set(mail_outbox::next_attempt_at.eq(chrono::Utc::now().naive_utc()))
+        .execute(&mut db.conn())
+        .unwrap();
+    let report = rt.block_on(w.run_until_idle()).unwrap();
+    assert_eq!(report.failed, 0, "{:?}", rows(db));
+    let breach = rows(db).into_iter().find(|r| r.kind == "sla_breach").expect("a breach notice");
+    assert_eq!(breach.state, MailState::Sent, "{breach:?}");
+    assert_eq!(breach.ticket_id, Some(ticket_id));
+    let mail = sink.received().into_iter().find(|m| m.rcpt_to.iter().any(|r| r == "boss@tusk.example")).unwrap();
+    let text = String::from_utf8_lossy(&mail.data).to_string();
+    assert!(text.contains(&format!("#{number}")), "{text}");
 }

@@ -132,7 +132,8 @@ fn seed_and_check(db: &Db) {
 
     let first = run(db, &plans, &options(2_000, 42)).unwrap();
     assert_eq!(first.tickets, 2_000);
-    assert_eq!(first.events, 2_000);
+    // One `ticket.created` per ticket plus its status history.
+    assert!(first.events > 2_000, "{first:?}");
     assert_eq!(first.institutions, 20);
     assert_eq!(first.agents, 5);
     assert!(first.messages > 4_000 && first.messages < 9_000, "{first:?}");

@@ -232,6 +232,8 @@ diesel::table! {
         breached -> Bool,
         applied_at -> Timestamp,
         computed_at -> Timestamp,
+        first_response_outcome -> Nullable<Text>,
+        resolution_outcome -> Nullable<Text>,
     }
 }
 
@@ -261,6 +263,64 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    web_sessions (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        principal_kind -> Text,
+        principal_id -> BigInt,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    login_attempts (id) {
+        id -> BigInt,
+        attempt_key -> Text,
+        succeeded -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    report_deliveries (id) {
+        id -> BigInt,
+        report -> Text,
+        period_start -> Timestamp,
+        period_end -> Timestamp,
+        recipients -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// API tokens (issue 7): only the SHA-256 of the secret is stored.
+    api_tokens (id) {
+        id -> BigInt,
+        name -> Text,
+        token_hash -> Text,
+        scopes -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// Portal sign-in links (issue 7): only the SHA-256 of the token is stored.
+    magic_links (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        contact_id -> BigInt,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(institution_domains -> institutions (institution_id));
 diesel::joinable!(instances -> institutions (institution_id));
 diesel::joinable!(contacts -> institutions (institution_id));
@@ -275,6 +335,8 @@ diesel::joinable!(events -> tickets (ticket_id));
 diesel::joinable!(ticket_sla -> tickets (ticket_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    magic_links,
+    api_tokens,
     institutions,
     institution_domains,
     instances,
@@ -292,4 +354,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     ticket_sla,
     sla_segments,
     sla_notices,
+    web_sessions,
+    login_attempts,
+    report_deliveries,
 );

@@ -4,16 +4,24 @@
 //! no SMTP, no search engine.
 
 pub mod agents;
+pub mod api_ops;
+pub mod api_tokens;
 pub mod contacts;
 pub mod events;
 pub mod instances;
 pub mod institutions;
 pub mod intake;
 pub mod mail_queue;
+pub mod merge;
 pub mod outbox;
+pub mod portal;
 pub mod replies;
+pub mod sessions;
+pub mod ticket_query;
+pub mod ticket_update;
 pub mod tickets;
 pub mod validate;
+pub mod views;
 
 use crate::config::Config;
 use crate::db::{ActorKind, AgentId, ContactId};

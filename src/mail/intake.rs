@@ -30,6 +30,9 @@ pub struct Intake {
     max_message_bytes: usize,
     authserv_id: String,
     support_local: String,
+    /// Refreshes a ticket's SLA clocks right after live mail changed it
+    /// (bulk ingest leaves that to the evaluator).
+    sla: Option<std::sync::Arc<crate::sla::evaluator::SlaContext>>,
 }
 
 impl Intake {
@@ -37,6 +40,7 @@ impl Intake {
         let support_address = config.support.address.trim().to_lowercase();
         let support_local = support_address.split('@').next().unwrap_or_default().to_string();
         Self {
+            sla: crate::sla::evaluator::SlaContext::from_config(config).ok().map(std::sync::Arc::new),
             db,
             blobs,
             settings: IntakeSettings {
@@ -134,14 +138,22 @@ impl Intake {
         if let Some(first) = trace.first_mut() {
             first.push_str(&format!(" via {}", source.as_str()));
         }
-        match prepared.parsed {
+        let result = match prepared.parsed {
             Ok(incoming) if source == IntakeSource::Ingest => {
                 let settings = IntakeSettings { check_loops: false, ..self.settings.clone() };
-                intake::process(conn, inbound_id, &incoming, &settings, trace)
+                return intake::process(conn, inbound_id, &incoming, &settings, trace);
             }
-            Ok(incoming) => intake::process(conn, inbound_id, &incoming, &self.settings, trace),
-            Err(reason) => intake::quarantine(conn, inbound_id, &reason, trace, None),
+            Ok(incoming) => intake::process(conn, inbound_id, &incoming, &self.settings, trace)?,
+            Err(reason) => intake::quarantine(conn, inbound_id, &reason, trace, None)?,
+        };
+        if let (Some(sla), Some(ticket_id), false) = (&self.sla, result.ticket_id, self.settings.backfill) {
+            // The message is committed; a failure here only delays the clock
+            // update to the evaluator's next pass.
+            if let Err(e) = sla.refresh(conn, ticket_id) {
+                tracing::warn!(error = ?e, ticket = ticket_id.0, "SLA refresh after intake failed");
+            }
         }
+        Ok(result)
     }
 
     /// Processes a stored message again (quarantine retry, `--replay`).

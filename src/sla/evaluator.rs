@@ -23,7 +23,7 @@ use crate::domain::Actor;
 use crate::domain::events::EventRecord;
 use crate::domain::outbox::{OutgoingMail, enqueue_mail};
 use crate::domain::tickets::generate_message_id;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 /// What one evaluation pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -70,6 +70,9 @@ fn candidates(conn: &mut AnyConnection, now: NaiveDateTime, batch: i64) -> AppRe
     Ok(due)
 }
 
+/// Tickets evaluated per transaction.
+const GROUP: usize = 50;
+
 /// One evaluation pass at `now`: refreshes up to `options.batch` tickets
 /// and sends the notices they owe.
 pub fn evaluate(
@@ -79,13 +82,46 @@ pub fn evaluate(
     now: DateTime<Utc>,
 ) -> AppResult<Evaluation> {
     let mut out = Evaluation::default();
-    for ticket in candidates(conn, now.naive_utc(), options.batch)? {
-        let (warnings, breaches) = evaluate_ticket(conn, &ticket, policies, options, now)?;
-        out.refreshed += 1;
-        out.warnings += warnings;
-        out.breaches += breaches;
+    let candidates = candidates(conn, now.naive_utc(), options.batch)?;
+    // Several tickets per transaction (each in its own savepoint): one
+    // commit, hence one fsync, per group instead of per ticket. A group is
+    // small so that SQLite's single writer is not held for long.
+    for group in candidates.chunks(GROUP) {
+        crate::db::write_transaction(conn, |conn| {
+            for ticket in group {
+                let (warnings, breaches) = evaluate_ticket(conn, ticket, policies, options, now)?;
+                out.refreshed += 1;
+                out.warnings += warnings;
+                out.breaches += breaches;
+            }
+            Ok::<_, AppError>(())
+        })?;
     }
     Ok(out)
+}
+
+/// Policies and options of the evaluator, for refreshing a ticket's clocks
+/// right after a change (in the change's own transaction).
+#[derive(Debug, Clone)]
+pub struct SlaContext {
+    pub policies: SlaPolicies,
+    pub options: EvaluatorOptions,
+}
+
+impl SlaContext {
+    pub fn from_config(config: &crate::config::Config) -> anyhow::Result<Self> {
+        let policies = SlaPolicies::from_config(config).map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(Self { policies, options: EvaluatorOptions::from_config(config) })
+    }
+
+    /// Re-evaluates the ticket now: call it inside the transaction of the
+    /// change (status, priority, instance, reply…), so the stored clocks,
+    /// due instants and notices are never behind the ticket.
+    pub fn refresh(&self, conn: &mut AnyConnection, ticket_id: TicketId) -> AppResult<()> {
+        let ticket = crate::domain::tickets::get(conn, ticket_id)?;
+        evaluate_ticket(conn, &ticket, &self.policies, &self.options, Utc::now())?;
+        Ok(())
+    }
 }
 
 /// Refreshes one ticket and sends the notices it owes, in one transaction.
@@ -174,9 +210,28 @@ fn notify(
     let recipients = recipients(conn, ticket)?;
     if !recipients.is_empty() {
         let message_id = generate_message_id(&options.mail_domain);
+        // What the `sla_warning` / `sla_breach` templates need (see
+        // mail::outbound::worker): the deadline in the calendar's timezone,
+        // the plan tier, the institution and instance by name.
+        let tz = refreshed.policy.calendar.timezone().unwrap_or(chrono_tz::UTC);
+        let due_text = due_at.map_or_else(
+            || "paused".to_string(),
+            |d| format!("{} ({})", d.with_timezone(&tz).format("%a %d %b %Y %H:%M"), tz.name()),
+        );
+        let institution = match ticket.institution_id {
+            Some(id) => crate::domain::institutions::get(conn, id)?.name,
+            None => "(no institution)".to_string(),
+        };
+        let instance =
+            ticket.instance_id.map(|id| crate::domain::instances::get(conn, id)).transpose()?.map(|i| i.domain);
         let mut payload = data;
         payload["ticket_number"] = serde_json::json!(ticket.number);
         payload["subject"] = serde_json::json!(ticket.subject);
+        payload["metric"] = serde_json::json!(metric.to_string().replace('_', " "));
+        payload["due_at"] = serde_json::json!(due_text);
+        payload["plan"] = serde_json::json!(refreshed.row.tier);
+        payload["institution"] = serde_json::json!(institution);
+        payload["instance"] = serde_json::json!(instance);
         enqueue_mail(
             conn,
             &OutgoingMail {
@@ -256,7 +311,8 @@ pub struct DueTicket {
 }
 
 /// Open tickets already breached or due within `within` of `now`, breached
-/// first, then by due instant.
+/// first, then by due instant. Two index range scans (partial index
+/// `ticket_sla_open_due`), never a scan of every clock.
 pub fn due_soon(
     conn: &mut AnyConnection,
     now: DateTime<Utc>,
@@ -264,17 +320,37 @@ pub fn due_soon(
     limit: i64,
 ) -> AppResult<Vec<DueTicket>> {
     let horizon = (now + within).naive_utc();
-    let rows: Vec<(TicketId, Option<NaiveDateTime>, bool)> = ticket_sla::table
+    let breached: Vec<(TicketId, Option<NaiveDateTime>)> = ticket_sla::table
         .filter(ticket_sla::state.ne("done"))
-        .filter(ticket_sla::breached.eq(true).or(ticket_sla::next_due_at.le(horizon)))
-        .order((ticket_sla::breached.desc(), ticket_sla::next_due_at.asc(), ticket_sla::ticket_id.asc()))
+        .filter(ticket_sla::breached.eq(true))
+        .order((ticket_sla::breached.asc(), ticket_sla::next_due_at.asc(), ticket_sla::ticket_id.asc()))
         .limit(limit)
-        .select((ticket_sla::ticket_id, ticket_sla::next_due_at, ticket_sla::breached))
+        .select((ticket_sla::ticket_id, ticket_sla::next_due_at))
         .load(conn)?;
-    Ok(rows
+    let room = limit - i64::try_from(breached.len()).unwrap_or(limit);
+    let soon: Vec<(TicketId, Option<NaiveDateTime>)> = if room > 0 {
+        ticket_sla::table
+            .filter(ticket_sla::state.ne("done"))
+            .filter(ticket_sla::breached.eq(false))
+            .filter(ticket_sla::next_due_at.le(horizon))
+            .order((ticket_sla::breached.asc(), ticket_sla::next_due_at.asc(), ticket_sla::ticket_id.asc()))
+            .limit(room)
+            .select((ticket_sla::ticket_id, ticket_sla::next_due_at))
+            .load(conn)?
+    } else {
+        Vec::new()
+    };
+    Ok(breached
         .into_iter()
-        .map(|(ticket_id, next_due_at, breached)| DueTicket { ticket_id, next_due_at, breached })
+        .map(|(ticket_id, next_due_at)| DueTicket { ticket_id, next_due_at, breached: true })
+        .chain(soon.into_iter().map(|(ticket_id, next_due_at)| DueTicket { ticket_id, next_due_at, breached: false }))
         .collect())
+}
+
+/// How many open tickets are breached or due within `within`, counted up
+/// to `cap` (the console shows "1000+").
+pub fn count_due_soon(conn: &mut AnyConnection, now: DateTime<Utc>, within: Duration, cap: i64) -> AppResult<i64> {
+    Ok(i64::try_from(due_soon(conn, now, within, cap)?.len()).unwrap_or(cap))
 }
 
 impl EvaluatorOptions {

@@ -16,6 +16,7 @@
 pub mod calendar;
 pub mod clock;
 pub mod evaluator;
+pub mod explain;
 pub mod policy;
 pub mod recompute;
 pub mod store;

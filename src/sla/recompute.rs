@@ -77,7 +77,7 @@ fn diff(ticket: &Ticket, old: Option<&TicketSlaRow>, new: &TicketSlaRow) -> Vec<
     fn show<T: fmt::Display>(v: Option<T>) -> Option<String> {
         v.map(|v| v.to_string())
     }
-    let fields: [(&'static str, Option<String>, Option<String>); 8] = [
+    let fields: [(&'static str, Option<String>, Option<String>); 10] = [
         ("tier", old.map(|o| o.tier.clone()), Some(new.tier.clone())),
         ("priority", old.map(|o| o.priority.to_string()), Some(new.priority.to_string())),
         ("policy", old.map(|o| o.policy.clone()), Some(new.policy.clone())),
@@ -90,6 +90,12 @@ fn diff(ticket: &Ticket, old: Option<&TicketSlaRow>, new: &TicketSlaRow) -> Vec<
             show(new.first_response_business_secs),
         ),
         ("breached", old.map(|o| o.breached.to_string()), Some(new.breached.to_string())),
+        (
+            "first_response_outcome",
+            old.and_then(|o| o.first_response_outcome.clone()),
+            new.first_response_outcome.clone(),
+        ),
+        ("resolution_outcome", old.and_then(|o| o.resolution_outcome.clone()), new.resolution_outcome.clone()),
     ];
     fields
         .into_iter()

@@ -55,6 +55,11 @@ pub struct TicketSlaRow {
     pub applied_at: NaiveDateTime,
     /// When the row was computed.
     pub computed_at: NaiveDateTime,
+    /// Outcome of the first-response clock (`running`, `paused`, `overdue`,
+    /// `met`, `breached`), for reports; `None` without a target.
+    pub first_response_outcome: Option<String>,
+    /// Outcome of the resolution clock, as above.
+    pub resolution_outcome: Option<String>,
 }
 
 impl TicketSlaRow {
@@ -163,8 +168,8 @@ fn next_check(clocks: &Clocks, policy: &AppliedPolicy, now: DateTime<Utc>) -> Op
     best
 }
 
-fn state_of(ticket: &Ticket, clocks: &Clocks) -> &'static str {
-    if ticket.status.is_done() {
+fn state_of(done: bool, clocks: &Clocks) -> &'static str {
+    if done {
         "done"
     } else if clocks.current().any(|c| c.outcome == Outcome::Overdue) {
         "breached"
@@ -183,15 +188,29 @@ fn row_for(
     applied_at: NaiveDateTime,
     now: DateTime<Utc>,
 ) -> AppResult<TicketSlaRow> {
+    computed_row(ticket.id, ticket.status.is_done(), policy, clocks, applied_at, now)
+}
+
+/// The row stored for a ticket whose clocks are `clocks` (`done`: solved
+/// or closed now). Public for bulk writers (`tusk seed`) that compute the
+/// clocks from facts they hold themselves.
+pub fn computed_row(
+    ticket_id: TicketId,
+    done: bool,
+    policy: &AppliedPolicy,
+    clocks: &Clocks,
+    applied_at: NaiveDateTime,
+    now: DateTime<Utc>,
+) -> AppResult<TicketSlaRow> {
     let policy_json = serde_json::to_string(&policy.snapshot).map_err(anyhow::Error::from)?;
     let due = |c: Option<&MetricClock>| c.and_then(|c| c.due_at).map(naive);
     let resolution = clocks.resolution.as_ref();
     Ok(TicketSlaRow {
-        ticket_id: ticket.id,
+        ticket_id,
         tier: policy.snapshot.tier.clone(),
         priority: policy.snapshot.priority,
         policy: policy_json,
-        state: state_of(ticket, clocks).to_string(),
+        state: state_of(done, clocks).to_string(),
         first_response_due_at: due(clocks.first_response.as_ref()),
         next_response_due_at: due(clocks.next_responses.last()),
         resolution_due_at: due(resolution),
@@ -208,6 +227,8 @@ fn row_for(
         breached: clocks.current().any(|c| c.outcome.is_breached()),
         applied_at,
         computed_at: naive(now),
+        first_response_outcome: clocks.first_response.as_ref().map(|c| c.outcome.as_str().to_string()),
+        resolution_outcome: resolution.map(|c| c.outcome.as_str().to_string()),
     })
 }
 

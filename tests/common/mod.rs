@@ -5,6 +5,7 @@
 //! that variable is unset, PostgreSQL variants print SKIPPED and return.
 #![allow(dead_code)]
 
+pub mod fixtures;
 pub mod server;
 
 use diesel::Connection;

@@ -62,6 +62,14 @@
 //!   `instance` (the Mastodon domain, or null when none is linked).
 //! - `magic_link` (portal sign-in): `link` (the one-time sign-in URL),
 //!   `expires_in_minutes` (integer).
+//! - `sla_weekly` (weekly SLA summary to managers; no ticket): `period`
+//!   (e.g. `2026-11-16 to 2026-11-22`), `tickets` (integer, opened in the
+//!   period), `first_response_percent` and `resolution_percent` (compliance,
+//!   formatted, `-` when nothing was decided), `breaches` (integer),
+//!   `backlog` (integer, open tickets now), `tiers` (list of `{name,
+//!   tickets, first_response_percent, resolution_percent}`), `report_url`
+//!   (console report page, or null), `attachment_name` (the CSV file
+//!   attached).
 //!
 //! The typed structs below ([`EmailContext`] and friends) serialize to exactly
 //! these shapes; prefer them to hand-written JSON.
@@ -91,17 +99,20 @@ pub enum EmailKind {
     SlaBreach,
     /// A one-time sign-in link to the customer portal.
     MagicLink,
+    /// To managers: the weekly SLA summary, with the CSV attached.
+    SlaWeekly,
 }
 
 impl EmailKind {
     /// Every kind, in a stable order.
-    pub const ALL: [EmailKind; 6] = [
+    pub const ALL: [EmailKind; 7] = [
         EmailKind::Acknowledgement,
         EmailKind::Reply,
         EmailKind::Solved,
         EmailKind::SlaWarning,
         EmailKind::SlaBreach,
         EmailKind::MagicLink,
+        EmailKind::SlaWeekly,
     ];
 
     /// The kind's name: its template folder and its value in the mail outbox.
@@ -113,6 +124,7 @@ impl EmailKind {
             EmailKind::SlaWarning => "sla_warning",
             EmailKind::SlaBreach => "sla_breach",
             EmailKind::MagicLink => "magic_link",
+            EmailKind::SlaWeekly => "sla_weekly",
         }
     }
 
@@ -226,6 +238,39 @@ pub struct MagicLinkContext {
     pub expires_in_minutes: u32,
 }
 
+/// One plan tier's line in `sla_weekly`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WeeklyTierLine {
+    pub name: String,
+    pub tickets: i64,
+    pub first_response_percent: String,
+    pub resolution_percent: String,
+}
+
+/// Context of `sla_weekly`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlaWeeklyContext {
+    #[serde(flatten)]
+    pub common: CommonContext,
+    /// The reported week, e.g. `2026-11-16 to 2026-11-22`.
+    pub period: String,
+    /// Tickets opened in the period.
+    pub tickets: i64,
+    /// First-response compliance, formatted (`93.5 %`, `-`).
+    pub first_response_percent: String,
+    /// Resolution compliance, formatted.
+    pub resolution_percent: String,
+    /// Missed targets of the period's tickets.
+    pub breaches: i64,
+    /// Open tickets now.
+    pub backlog: i64,
+    pub tiers: Vec<WeeklyTierLine>,
+    /// The console report page, when known.
+    pub report_url: Option<String>,
+    /// Name of the attached CSV.
+    pub attachment_name: String,
+}
+
 /// A kind together with its typed context.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EmailContext {
@@ -235,6 +280,7 @@ pub enum EmailContext {
     SlaWarning(SlaContext),
     SlaBreach(SlaContext),
     MagicLink(MagicLinkContext),
+    SlaWeekly(SlaWeeklyContext),
 }
 
 impl EmailContext {
@@ -247,6 +293,7 @@ impl EmailContext {
             EmailContext::SlaWarning(_) => EmailKind::SlaWarning,
             EmailContext::SlaBreach(_) => EmailKind::SlaBreach,
             EmailContext::MagicLink(_) => EmailKind::MagicLink,
+            EmailContext::SlaWeekly(_) => EmailKind::SlaWeekly,
         }
     }
 
@@ -260,6 +307,7 @@ impl EmailContext {
             EmailContext::Reply(c) => serde_json::to_value(c),
             EmailContext::SlaWarning(c) | EmailContext::SlaBreach(c) => serde_json::to_value(c),
             EmailContext::MagicLink(c) => serde_json::to_value(c),
+            EmailContext::SlaWeekly(c) => serde_json::to_value(c),
         };
         value.unwrap_or(Value::Null)
     }
@@ -316,6 +364,29 @@ impl EmailContext {
                 link: "https://support.example.org/portal/login/3q2+7w==".into(),
                 expires_in_minutes: 15,
             }),
+            EmailKind::SlaWeekly => EmailContext::SlaWeekly(SlaWeeklyContext {
+                common: CommonContext {
+                    recipient: RecipientContext {
+                        name: Some("Grace Hopper".into()),
+                        email: "grace@support.example.org".into(),
+                    },
+                    ..customer
+                },
+                period: "2026-11-16 to 2026-11-22".into(),
+                tickets: 42,
+                first_response_percent: "92.9 %".into(),
+                resolution_percent: "85.0 %".into(),
+                breaches: 5,
+                backlog: 17,
+                tiers: vec![WeeklyTierLine {
+                    name: "All-in-One Managed".into(),
+                    tickets: 12,
+                    first_response_percent: "100.0 %".into(),
+                    resolution_percent: "90.0 %".into(),
+                }],
+                report_url: Some("https://support.example.org/console/reports/sla".into()),
+                attachment_name: "sla-summary-2026-11-16.csv".into(),
+            }),
         }
     }
 
@@ -341,6 +412,11 @@ impl EmailContext {
                 c.instance = None;
             }
             EmailContext::MagicLink(c) => common(&mut c.common),
+            EmailContext::SlaWeekly(c) => {
+                common(&mut c.common);
+                c.report_url = None;
+                c.tiers.clear();
+            }
         }
         self
     }
@@ -432,6 +508,9 @@ const BUILTIN: &[(&str, &str)] = &[
     ("magic_link/subject", include_str!("../../../templates/email/magic_link/subject.hbs")),
     ("magic_link/text", include_str!("../../../templates/email/magic_link/text.hbs")),
     ("magic_link/html", include_str!("../../../templates/email/magic_link/html.hbs")),
+    ("sla_weekly/subject", include_str!("../../../templates/email/sla_weekly/subject.hbs")),
+    ("sla_weekly/text", include_str!("../../../templates/email/sla_weekly/text.hbs")),
+    ("sla_weekly/html", include_str!("../../../templates/email/sla_weekly/html.hbs")),
     ("partials/layout_html", include_str!("../../../templates/email/partials/layout_html.hbs")),
     ("partials/layout_text", include_str!("../../../templates/email/partials/layout_text.hbs")),
     ("partials/signature", include_str!("../../../templates/email/partials/signature.hbs")),

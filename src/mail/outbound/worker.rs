@@ -51,7 +51,7 @@ use tokio::task::JoinSet;
 use super::compose::{self, Envelope, Recipient};
 use super::templates::{
     AgentContext, CommonContext, EmailContext, EmailKind, MagicLinkContext, RecipientContext, ReplyContext, SlaContext,
-    TemplateError, Templates, TicketContext, TicketEmailContext,
+    SlaWeeklyContext, TemplateError, Templates, TicketContext, TicketEmailContext, WeeklyTierLine,
 };
 use super::transport::{SmtpUrl, TransportOptions, build_transport};
 use crate::config::Config;
@@ -461,6 +461,38 @@ struct SlaPayload {
     instance: Option<String>,
 }
 
+/// The `sla_weekly` payload (see [`SlaWeeklyContext`]).
+#[derive(Debug, Deserialize)]
+struct WeeklyPayload {
+    period: String,
+    tickets: i64,
+    first_response_percent: String,
+    resolution_percent: String,
+    breaches: i64,
+    backlog: i64,
+    #[serde(default)]
+    tiers: Vec<WeeklyTierLine>,
+    #[serde(default)]
+    report_url: Option<String>,
+    attachment_name: String,
+}
+
+/// A text file attached to an email of any kind: `attachments` in the
+/// payload (e.g. the CSV of `sla_weekly`).
+#[derive(Debug, Deserialize)]
+struct AttachmentPayload {
+    filename: String,
+    content_type: String,
+    /// The file's text, sent as UTF-8 bytes.
+    content: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AttachmentsPayload {
+    #[serde(default)]
+    attachments: Vec<AttachmentPayload>,
+}
+
 #[derive(Debug, Deserialize)]
 struct MagicLinkPayload {
     link: String,
@@ -487,6 +519,7 @@ fn compose_row(
     let payload: Value =
         serde_json::from_str(&row.payload).map_err(|e| Failure::Permanent(format!("the payload is not JSON: {e}")))?;
     let person: PersonPayload = serde_json::from_value(payload.clone()).map_err(|e| bad_payload(kind, e))?;
+    let payload_attachments = serde_json::json!({ "attachments": payload.get("attachments").cloned().unwrap_or_else(|| Value::Array(Vec::new())) });
     let first = &recipients[0];
     let recipient_name = person.recipient_name.clone().or_else(|| {
         person
@@ -499,7 +532,8 @@ fn compose_row(
         Some(id) => Some(tickets::get(conn, id)?),
         None => None,
     };
-    if kind != EmailKind::MagicLink && ticket.is_none() && person.ticket_number.is_none() {
+    let without_ticket = matches!(kind, EmailKind::MagicLink | EmailKind::SlaWeekly);
+    if !without_ticket && ticket.is_none() && person.ticket_number.is_none() {
         return Err(Failure::Permanent(format!("a `{kind}` email needs a ticket")));
     }
     // A reply's body and threading headers were fixed with its thread
@@ -577,6 +611,21 @@ fn compose_row(
             };
             if kind == EmailKind::SlaWarning { EmailContext::SlaWarning(ctx) } else { EmailContext::SlaBreach(ctx) }
         }
+        EmailKind::SlaWeekly => {
+            let w: WeeklyPayload = serde_json::from_value(payload.clone()).map_err(|e| bad_payload(kind, e))?;
+            EmailContext::SlaWeekly(SlaWeeklyContext {
+                common,
+                period: w.period,
+                tickets: w.tickets,
+                first_response_percent: w.first_response_percent,
+                resolution_percent: w.resolution_percent,
+                breaches: w.breaches,
+                backlog: w.backlog,
+                tiers: w.tiers,
+                report_url: w.report_url,
+                attachment_name: w.attachment_name,
+            })
+        }
         EmailKind::MagicLink => {
             let link: MagicLinkPayload = serde_json::from_value(payload).map_err(|e| bad_payload(kind, e))?;
             EmailContext::MagicLink(MagicLinkContext {
@@ -586,6 +635,16 @@ fn compose_row(
             })
         }
     };
+    let attachments: Vec<compose::OutAttachment> = serde_json::from_value::<AttachmentsPayload>(payload_attachments)
+        .map_err(|e| bad_payload(kind, e))?
+        .attachments
+        .into_iter()
+        .map(|a| compose::OutAttachment {
+            filename: a.filename,
+            content_type: a.content_type,
+            data: a.content.into_bytes(),
+        })
+        .collect();
     let rendered = templates.render_context(&context).map_err(|e| Failure::Permanent(e.to_string()))?;
     let to = recipients
         .iter()
@@ -602,9 +661,9 @@ fn compose_row(
         references,
         auto_submitted: kind != EmailKind::Reply,
         date: Utc::now(),
-        ticket_number: if kind == EmailKind::MagicLink { None } else { number },
+        ticket_number: if without_ticket { None } else { number },
     };
-    compose::build(&envelope, &rendered, &[]).map_err(|e| Failure::Permanent(e.to_string()))
+    compose::build(&envelope, &rendered, &attachments).map_err(|e| Failure::Permanent(e.to_string()))
 }
 
 #[cfg(test)]

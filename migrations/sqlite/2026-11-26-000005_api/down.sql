@@ -1,0 +1,9 @@
+DROP INDEX tickets_triage_updated;
+DROP INDEX tickets_assignee_updated;
+DROP INDEX tickets_requester_updated;
+DROP INDEX tickets_instance_updated;
+DROP INDEX tickets_institution_updated;
+DROP INDEX tickets_priority_rank;
+DROP INDEX tickets_created_id;
+DROP INDEX tickets_updated_id;
+DROP TABLE api_tokens;

@@ -1,0 +1,292 @@
+//! Read models for the console: everything one page shows, loaded in one
+//! call so handlers stay adapters. No writes here.
+
+use diesel::prelude::*;
+
+use super::{agents, contacts, events, instances, institutions, outbox, tickets};
+use crate::db::models::{Agent, Attachment, Contact, Event, Instance, Institution, MailOutboxRow, Message, Ticket};
+use crate::db::schema::{contacts as contacts_t, tickets as tickets_t};
+use crate::db::{AnyConnection, ContactId, InstanceId, InstitutionId, TicketId};
+use crate::error::{AppError, AppResult};
+
+/// Everything the ticket page shows.
+#[derive(Debug, Clone)]
+pub struct TicketDetail {
+    pub ticket: Ticket,
+    pub tags: Vec<String>,
+    pub requester: Contact,
+    pub institution: Option<Institution>,
+    pub instance: Option<Instance>,
+    /// The institution's instances, for relinking.
+    pub institution_instances: Vec<Instance>,
+    /// Other recent tickets of the same instance (or requester when unlinked).
+    pub related: Vec<Ticket>,
+    pub messages: Vec<Message>,
+    pub attachments: Vec<Attachment>,
+    pub events: Vec<Event>,
+    pub mail: Vec<MailOutboxRow>,
+    pub agents: Vec<Agent>,
+    /// The ticket this one was merged into, if any.
+    pub merged_into: Option<Ticket>,
+}
+
+/// Loads the ticket page of ticket `number`.
+pub fn ticket_detail(conn: &mut AnyConnection, number: i64) -> AppResult<TicketDetail> {
+    let ticket =
+        tickets::by_number(conn, number)?.ok_or_else(|| AppError::not_found(format!("no ticket #{number}")))?;
+    let tags = tickets::tags_of(conn, ticket.id)?;
+    let requester = contacts::get(conn, ticket.requester_id)?;
+    let institution = ticket.institution_id.map(|id| institutions::get(conn, id)).transpose()?;
+    let instance = ticket.instance_id.map(|id| instances::get(conn, id)).transpose()?;
+    let institution_instances = match ticket.institution_id {
+        Some(id) => instances::of_institution(conn, id)?,
+        None => Vec::new(),
+    };
+    let related_query = tickets_t::table.filter(tickets_t::id.ne(ticket.id)).into_boxed();
+    let related_query = match ticket.instance_id {
+        Some(instance_id) => related_query.filter(tickets_t::instance_id.eq(instance_id)),
+        None => related_query.filter(tickets_t::requester_id.eq(ticket.requester_id)),
+    };
+    let related = related_query
+        .order((tickets_t::updated_at.desc(), tickets_t::id.desc()))
+        .limit(8)
+        .select(Ticket::as_select())
+        .load(conn)?;
+    let messages = tickets::messages_of(conn, ticket.id)?;
+    let ids: Vec<_> = messages.iter().map(|m| m.id).collect();
+    let attachments = tickets::attachments_of(conn, &ids)?;
+    let events = events::for_ticket(conn, ticket.id)?;
+    let mail = outbox::mail_for_ticket(conn, ticket.id)?;
+    let agents = agents::list(conn)?.into_iter().filter(|a| a.active).collect();
+    let merged_into = ticket.merged_into_id.map(|id| tickets::get(conn, id)).transpose()?;
+    Ok(TicketDetail {
+        ticket,
+        tags,
+        requester,
+        institution,
+        instance,
+        institution_instances,
+        related,
+        messages,
+        attachments,
+        events,
+        mail,
+        agents,
+        merged_into,
+    })
+}
+
+/// An institution with its domains, instances and recent tickets.
+#[derive(Debug, Clone)]
+pub struct InstitutionDetail {
+    pub institution: Institution,
+    pub domains: Vec<String>,
+    pub instances: Vec<Instance>,
+    pub contacts: Vec<Contact>,
+    pub tickets: Vec<Ticket>,
+}
+
+pub fn institution_detail(conn: &mut AnyConnection, slug: &str) -> AppResult<InstitutionDetail> {
+    let institution =
+        institutions::by_slug(conn, slug)?.ok_or_else(|| AppError::not_found(format!("no institution {slug}")))?;
+    let domains = institutions::domains_of(conn, institution.id)?;
+    let instances = instances::of_institution(conn, institution.id)?;
+    let contacts = contacts_t::table
+        .filter(contacts_t::institution_id.eq(institution.id))
+        .order(contacts_t::email.asc())
+        .limit(200)
+        .select(Contact::as_select())
+        .load(conn)?;
+    let tickets = recent_tickets(conn, TicketsOf::Institution(institution.id), 50)?;
+    Ok(InstitutionDetail { institution, domains, instances, contacts, tickets })
+}
+
+/// An instance with its institution and ticket history.
+#[derive(Debug, Clone)]
+pub struct InstanceDetail {
+    pub instance: Instance,
+    pub institution: Institution,
+    pub tickets: Vec<Ticket>,
+}
+
+pub fn instance_detail(conn: &mut AnyConnection, domain: &str) -> AppResult<InstanceDetail> {
+    let instance =
+        instances::by_domain(conn, domain)?.ok_or_else(|| AppError::not_found(format!("no instance {domain}")))?;
+    let institution = institutions::get(conn, instance.institution_id)?;
+    let tickets = recent_tickets(conn, TicketsOf::Instance(instance.id), 100)?;
+    Ok(InstanceDetail { instance, institution, tickets })
+}
+
+/// Whose tickets to list.
+#[derive(Debug, Clone, Copy)]
+pub enum TicketsOf {
+    Institution(InstitutionId),
+    Instance(InstanceId),
+    Requester(ContactId),
+}
+
+/// The most recent tickets of an institution, instance or requester.
+pub fn recent_tickets(conn: &mut AnyConnection, of: TicketsOf, limit: i64) -> AppResult<Vec<Ticket>> {
+    let query = tickets_t::table.into_boxed();
+    let query = match of {
+        TicketsOf::Institution(id) => query.filter(tickets_t::institution_id.eq(id)),
+        TicketsOf::Instance(id) => query.filter(tickets_t::instance_id.eq(id)),
+        TicketsOf::Requester(id) => query.filter(tickets_t::requester_id.eq(id)),
+    };
+    Ok(query
+        .order((tickets_t::updated_at.desc(), tickets_t::id.desc()))
+        .limit(limit)
+        .select(Ticket::as_select())
+        .load(conn)?)
+}
+
+/// Contacts, optionally those whose address or name contains `needle`,
+/// by address, at most `limit`.
+pub fn contacts(conn: &mut AnyConnection, needle: Option<&str>, limit: i64) -> AppResult<Vec<Contact>> {
+    let mut query = contacts_t::table.into_boxed();
+    if let Some(n) = needle.map(str::trim).filter(|n| !n.is_empty()) {
+        let pattern = format!("%{}%", n.to_lowercase().replace(['%', '_'], ""));
+        query = query.filter(contacts_t::email.like(pattern.clone()).or(contacts_t::name.like(pattern)));
+    }
+    Ok(query.order(contacts_t::email.asc()).limit(limit).select(Contact::as_select()).load(conn)?)
+}
+
+/// The ticket of an attachment, for permission checks before a download.
+pub fn ticket_of_message(conn: &mut AnyConnection, message: crate::db::MessageId) -> AppResult<TicketId> {
+    use crate::db::schema::messages;
+    messages::table
+        .find(message)
+        .select(messages::ticket_id)
+        .first::<TicketId>(conn)
+        .optional()?
+        .ok_or_else(|| AppError::not_found("no such message"))
+}
+
+/// One attachment row and the ticket it belongs to.
+pub fn attachment(conn: &mut AnyConnection, id: i64) -> AppResult<(Attachment, TicketId)> {
+    use crate::db::schema::attachments;
+    let row = attachments::table
+        .filter(attachments::id.eq(id))
+        .select(Attachment::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::not_found("no such attachment"))?;
+    let ticket = ticket_of_message(conn, row.message_id)?;
+    Ok((row, ticket))
+}
+
+/// Statuses of work still to do (queues "mine" and "unassigned").
+pub const OPEN_STATUSES: &[crate::db::TicketStatus] =
+    &[crate::db::TicketStatus::New, crate::db::TicketStatus::Open, crate::db::TicketStatus::OnHold];
+
+/// Queue sizes are counted up to this; larger queues show "1000+".
+pub const COUNT_CAP: i64 = 1000;
+
+/// Sizes of the console queues, each counted up to [`COUNT_CAP`] + 1 over
+/// an index, so a page view never counts a million rows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QueueCounts {
+    pub mine: i64,
+    pub unassigned: i64,
+    pub due: i64,
+    pub pending: i64,
+    pub triage: i64,
+}
+
+pub fn queue_counts(
+    conn: &mut AnyConnection,
+    me: crate::db::AgentId,
+    now: chrono::DateTime<chrono::Utc>,
+    due_within: chrono::Duration,
+) -> AppResult<QueueCounts> {
+    use crate::db::TicketStatus;
+    let cap = COUNT_CAP + 1;
+    let mine: Vec<TicketId> = tickets_t::table
+        .filter(tickets_t::assignee_id.eq(me))
+        .filter(tickets_t::status.eq_any(OPEN_STATUSES))
+        .select(tickets_t::id)
+        .limit(cap)
+        .load(conn)?;
+    let unassigned: Vec<TicketId> = tickets_t::table
+        .filter(tickets_t::assignee_id.is_null())
+        .filter(tickets_t::status.eq_any(OPEN_STATUSES))
+        .select(tickets_t::id)
+        .limit(cap)
+        .load(conn)?;
+    let pending: Vec<TicketId> = tickets_t::table
+        .filter(tickets_t::status.eq(TicketStatus::Pending))
+        .select(tickets_t::id)
+        .limit(cap)
+        .load(conn)?;
+    let triage: Vec<TicketId> = tickets_t::table
+        .filter(tickets_t::needs_triage.eq(true))
+        .filter(tickets_t::status.eq_any(OPEN_STATUSES))
+        .select(tickets_t::id)
+        .limit(cap)
+        .load(conn)?;
+    let due = crate::sla::evaluator::count_due_soon(conn, now, due_within, cap)?;
+    let n = |v: Vec<TicketId>| v.len() as i64;
+    Ok(QueueCounts { mine: n(mine), unassigned: n(unassigned), due, pending: n(pending), triage: n(triage) })
+}
+
+/// A row of the "due soon / breached" queue.
+#[derive(Debug, Clone)]
+pub struct DueRow {
+    pub ticket: Ticket,
+    pub next_due_at: Option<chrono::NaiveDateTime>,
+    pub breached: bool,
+    pub requester_email: String,
+    pub institution_name: Option<String>,
+    pub instance_domain: Option<String>,
+    pub assignee_name: Option<String>,
+}
+
+/// Open tickets breached or due within `within`, breached first, then by
+/// due instant; at most `limit`.
+pub fn due_queue(
+    conn: &mut AnyConnection,
+    now: chrono::DateTime<chrono::Utc>,
+    within: chrono::Duration,
+    limit: i64,
+) -> AppResult<Vec<DueRow>> {
+    let due = crate::sla::evaluator::due_soon(conn, now, within, limit)?;
+    let mut rows = Vec::with_capacity(due.len());
+    for d in due {
+        let ticket = tickets::get(conn, d.ticket_id)?;
+        if ticket.merged_into_id.is_some() {
+            continue;
+        }
+        let requester_email = contacts::get(conn, ticket.requester_id)?.email;
+        let institution_name = ticket.institution_id.map(|id| institutions::get(conn, id)).transpose()?.map(|i| i.name);
+        let instance_domain = ticket.instance_id.map(|id| instances::get(conn, id)).transpose()?.map(|i| i.domain);
+        let assignee_name = ticket.assignee_id.map(|id| agents::get(conn, id)).transpose()?.map(|a| a.name);
+        rows.push(DueRow {
+            ticket,
+            next_due_at: d.next_due_at,
+            breached: d.breached,
+            requester_email,
+            institution_name,
+            instance_domain,
+            assignee_name,
+        });
+    }
+    Ok(rows)
+}
+
+/// Institution and instance ids of filter values typed in the console
+/// (slug, domain); unknown values give `Some(-1)`, which matches nothing.
+pub fn resolve_refs(
+    conn: &mut AnyConnection,
+    institution_slug: Option<&str>,
+    instance_domain: Option<&str>,
+) -> AppResult<(Option<InstitutionId>, Option<InstanceId>)> {
+    let institution = match institution_slug.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(slug) => Some(institutions::by_slug(conn, slug)?.map_or(InstitutionId(-1), |i| i.id)),
+        None => None,
+    };
+    let instance = match instance_domain.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(domain) => Some(instances::by_domain(conn, &domain.to_lowercase())?.map_or(InstanceId(-1), |i| i.id)),
+        None => None,
+    };
+    Ok((institution, instance))
+}

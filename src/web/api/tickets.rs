@@ -1,0 +1,385 @@
+//! `/api/v1/tickets`: list (filters + cursor), show, create, update.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::ApiCaller;
+use super::schema::{ProblemDoc, parse_list, parse_time, utc};
+use crate::db::{AgentId, Channel, ContactId, InstanceId, InstitutionId, Priority, TicketStatus};
+use crate::domain::api_ops::{self, OpenTicket};
+use crate::domain::api_tokens::Scope;
+use crate::domain::ticket_query::{
+    self, AssigneeFilter, Direction, PageRequest, Sort, SortKey, TicketFilter, TicketListRow, Visibility,
+};
+use crate::domain::ticket_update::TicketUpdate;
+use crate::error::{AppError, AppResult};
+use crate::web::AppState;
+
+/// A ticket as the API shows it (the same shape in lists and alone).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TicketOut {
+    pub id: i64,
+    /// The public ticket number (`#1234`), used in URLs.
+    pub number: i64,
+    pub subject: String,
+    pub status: TicketStatus,
+    pub priority: Priority,
+    pub category: Option<String>,
+    pub channel: Channel,
+    pub needs_triage: bool,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: DateTime<Utc>,
+    pub requester_id: i64,
+    pub requester_name: Option<String>,
+    pub requester_email: String,
+    pub institution_id: Option<i64>,
+    pub institution_name: Option<String>,
+    pub instance_id: Option<i64>,
+    pub instance_domain: Option<String>,
+    pub instance_plan: Option<String>,
+    /// Plan tier: the instance's plan, else the institution's default plan.
+    pub plan: Option<String>,
+    pub assignee_id: Option<i64>,
+    pub assignee_name: Option<String>,
+    pub tags: Vec<String>,
+}
+
+impl From<TicketListRow> for TicketOut {
+    fn from(r: TicketListRow) -> Self {
+        Self {
+            id: r.id.0,
+            number: r.number,
+            subject: r.subject,
+            status: r.status,
+            priority: r.priority,
+            category: r.category,
+            channel: r.channel,
+            needs_triage: r.needs_triage,
+            created_at: utc(r.created_at),
+            updated_at: utc(r.updated_at),
+            requester_id: r.requester_id.0,
+            requester_name: r.requester_name,
+            requester_email: r.requester_email,
+            institution_id: r.institution_id.map(|i| i.0),
+            institution_name: r.institution_name,
+            instance_id: r.instance_id.map(|i| i.0),
+            instance_domain: r.instance_domain,
+            instance_plan: r.instance_plan,
+            plan: r.plan,
+            assignee_id: r.assignee_id.map(|a| a.0),
+            assignee_name: r.assignee_name,
+            tags: r.tags,
+        }
+    }
+}
+
+/// A page of tickets.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TicketPageOut {
+    pub tickets: Vec<TicketOut>,
+    /// Pass as `cursor` (with the same filters and sort) for the next page;
+    /// `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Filters, sort and page of `GET /api/v1/tickets`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListTicketsQuery {
+    /// Comma-separated statuses, e.g. `new,open`.
+    #[param(pattern = r"^(new|open|pending|on_hold|solved|closed)(,(new|open|pending|on_hold|solved|closed))*$")]
+    pub status: Option<String>,
+    /// Comma-separated priorities, e.g. `high,urgent`.
+    #[param(pattern = r"^(low|normal|high|urgent)(,(low|normal|high|urgent))*$")]
+    pub priority: Option<String>,
+    /// Plan tier (the instance's plan, else the institution's default plan).
+    pub plan: Option<String>,
+    pub institution_id: Option<i64>,
+    pub instance_id: Option<i64>,
+    /// `any` (default), `none` (unassigned) or an agent id.
+    #[param(pattern = r"^(any|none|[0-9]{1,18})$")]
+    pub assignee: Option<String>,
+    /// A tag (letters, digits, `- _ . :`).
+    pub tag: Option<String>,
+    pub needs_triage: Option<bool>,
+    /// Tickets of this requester (contact id).
+    pub requester_id: Option<i64>,
+    /// Created at or after (RFC 3339).
+    #[param(format = DateTime)]
+    pub created_from: Option<String>,
+    /// Created before (RFC 3339).
+    #[param(format = DateTime)]
+    pub created_to: Option<String>,
+    /// Updated at or after (RFC 3339).
+    #[param(format = DateTime)]
+    pub updated_from: Option<String>,
+    /// Updated before (RFC 3339).
+    #[param(format = DateTime)]
+    pub updated_to: Option<String>,
+    /// Sort key (ties broken by id): `updated` (default), `created`, `priority`, `number`.
+    #[param(pattern = r"^(updated|created|priority|number)$")]
+    pub sort: Option<String>,
+    /// `desc` (default) or `asc`.
+    #[param(pattern = r"^(asc|desc)$")]
+    pub order: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Tickets per page (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+}
+
+impl ListTicketsQuery {
+    fn into_domain(self) -> AppResult<(TicketFilter, Sort, PageRequest)> {
+        let assignee = match self.assignee.as_deref().map(str::trim) {
+            None | Some("any") => AssigneeFilter::Any,
+            Some("none") => AssigneeFilter::Unassigned,
+            Some(id) => AssigneeFilter::Agent(AgentId(
+                id.parse().map_err(|_| AppError::invalid("assignee must be `any`, `none` or an agent id"))?,
+            )),
+        };
+        let filter = TicketFilter {
+            statuses: parse_list("status", self.status.as_deref())?,
+            priorities: parse_list("priority", self.priority.as_deref())?,
+            plan: self.plan.map(|p| p.trim().to_string()).filter(|p| !p.is_empty()),
+            institution_id: self.institution_id.map(InstitutionId),
+            instance_id: self.instance_id.map(InstanceId),
+            assignee,
+            tag: self.tag.filter(|t| !t.trim().is_empty()),
+            needs_triage: self.needs_triage,
+            requester_id: self.requester_id.map(ContactId),
+            visibility: Visibility::Staff,
+            created_from: parse_time("created_from", self.created_from.as_deref())?,
+            created_to: parse_time("created_to", self.created_to.as_deref())?,
+            updated_from: parse_time("updated_from", self.updated_from.as_deref())?,
+            updated_to: parse_time("updated_to", self.updated_to.as_deref())?,
+        };
+        let sort = Sort {
+            key: match self.sort.as_deref() {
+                Some(s) => s.trim().parse::<SortKey>()?,
+                None => SortKey::default(),
+            },
+            direction: match self.order.as_deref() {
+                Some(s) => s.trim().parse::<Direction>()?,
+                None => Direction::default(),
+            },
+        };
+        let page = PageRequest { cursor: self.cursor, limit: self.limit.unwrap_or(ticket_query::DEFAULT_LIMIT) };
+        Ok((filter, sort, page))
+    }
+}
+
+/// Tickets, filtered, newest activity first by default, by keyset pages.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tickets",
+    tag = "tickets",
+    params(ListTicketsQuery),
+    responses(
+        (status = 200, description = "A page of tickets", body = TicketPageOut),
+        (status = 401, description = "No valid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks tickets:read", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid filter, sort or cursor", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["tickets:read"]))
+)]
+pub async fn list_tickets(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    query: web::Query<ListTicketsQuery>,
+) -> AppResult<HttpResponse> {
+    caller.require(Scope::TicketsRead)?;
+    let (filter, sort, page) = query.into_inner().into_domain()?;
+    let page = state.db.run(move |conn| ticket_query::list(conn, &filter, sort, &page)).await?;
+    Ok(HttpResponse::Ok().json(TicketPageOut {
+        tickets: page.rows.into_iter().map(TicketOut::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// One ticket by its public number.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tickets/{number}",
+    tag = "tickets",
+    params(("number" = i64, Path, description = "Public ticket number")),
+    responses(
+        (status = 200, description = "The ticket", body = TicketOut),
+        (status = 401, description = "No valid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks tickets:read", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such ticket", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "The number is not an integer", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["tickets:read"]))
+)]
+pub async fn show_ticket(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    number: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    caller.require(Scope::TicketsRead)?;
+    let number = number.into_inner();
+    let row = state.db.run(move |conn| api_ops::ticket_row(conn, number)).await?;
+    Ok(HttpResponse::Ok().json(TicketOut::from(row)))
+}
+
+/// A ticket to open on behalf of a customer.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTicketBody {
+    #[schema(max_length = 500)]
+    pub subject: String,
+    /// The customer's address; the contact is created when new.
+    pub requester_email: String,
+    #[serde(default)]
+    pub requester_name: Option<String>,
+    /// The instance concerned, by domain; it decides the institution.
+    #[serde(default)]
+    pub instance_domain: Option<String>,
+    /// Default `normal`.
+    #[serde(default)]
+    pub priority: Option<Priority>,
+    #[serde(default)]
+    pub category: Option<String>,
+    /// The customer's message.
+    pub body_text: String,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    #[serde(default)]
+    pub assignee_id: Option<i64>,
+}
+
+/// Opens a ticket (channel `api`) with its first message from the requester.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tickets",
+    tag = "tickets",
+    request_body = CreateTicketBody,
+    responses(
+        (status = 201, description = "The ticket opened", body = TicketOut),
+        (status = 401, description = "No valid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks tickets:write, or the requester is blocked", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Conflict", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid body", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["tickets:write"]))
+)]
+pub async fn create_ticket(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    body: web::Json<CreateTicketBody>,
+) -> AppResult<HttpResponse> {
+    let actor = caller.require(Scope::TicketsWrite)?;
+    let b = body.into_inner();
+    let input = OpenTicket {
+        subject: b.subject,
+        requester_email: b.requester_email,
+        requester_name: b.requester_name,
+        instance_domain: b.instance_domain.filter(|d| !d.trim().is_empty()),
+        priority: b.priority.unwrap_or(Priority::Normal),
+        category: b.category,
+        body_text: b.body_text,
+        tags: b.tags.unwrap_or_default(),
+        assignee: b.assignee_id.map(AgentId),
+    };
+    let support = state.config.support.address.clone();
+    let sla = state.sla.clone();
+    let row = state
+        .db
+        .run(move |conn| {
+            crate::db::write_transaction(conn, |conn| {
+                let row = api_ops::open_ticket_row(conn, &input, actor, &support)?;
+                sla.refresh(conn, row.id)?;
+                Ok::<_, crate::error::AppError>(row)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/tickets/{}", row.number)))
+        .json(TicketOut::from(row)))
+}
+
+fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Changes to a ticket; absent fields stay as they are.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTicketBody {
+    #[serde(default)]
+    pub status: Option<TicketStatus>,
+    #[serde(default)]
+    pub priority: Option<Priority>,
+    /// An agent id; `null` unassigns.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>)]
+    pub assignee_id: Option<Option<i64>>,
+    /// Replaces the tags.
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    /// With `status: solved`, email the requester that the ticket is solved.
+    #[serde(default)]
+    pub notify_solved: Option<bool>,
+}
+
+/// Changes status, priority, assignee and tags in one transaction (each
+/// change writes its event; solving may email the requester).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/tickets/{number}",
+    tag = "tickets",
+    params(("number" = i64, Path, description = "Public ticket number")),
+    request_body = UpdateTicketBody,
+    responses(
+        (status = 200, description = "The ticket after the change", body = TicketOut),
+        (status = 401, description = "No valid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks tickets:write", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such ticket", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "The ticket is closed or merged", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid body", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["tickets:write"]))
+)]
+pub async fn update_ticket(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    number: web::Path<i64>,
+    body: web::Json<UpdateTicketBody>,
+) -> AppResult<HttpResponse> {
+    let actor = caller.require(Scope::TicketsWrite)?;
+    let number = number.into_inner();
+    let b = body.into_inner();
+    let update = TicketUpdate {
+        status: b.status,
+        priority: b.priority,
+        assignee: b.assignee_id.map(|a| a.map(AgentId)),
+        tags: b.tags,
+        instance: None,
+        notify_solved: b.notify_solved.unwrap_or(false),
+    };
+    let support = state.config.support.address.clone();
+    let sla = state.sla.clone();
+    let row = state
+        .db
+        .run(move |conn| {
+            crate::db::write_transaction(conn, |conn| {
+                let row = api_ops::update_ticket_row(conn, number, &update, actor, &support)?;
+                sla.refresh(conn, row.id)?;
+                Ok::<_, crate::error::AppError>(row)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(TicketOut::from(row)))
+}
