@@ -114,6 +114,21 @@ impl SlaContext {
         Ok(Self { policies, options: EvaluatorOptions::from_config(config) })
     }
 
+    /// Runs `change` and re-evaluates the clocks of the ticket it names, in
+    /// one transaction: what every console, API and portal write goes
+    /// through, so stored clocks, due instants and notices never lag.
+    pub fn change<T>(
+        &self,
+        conn: &mut AnyConnection,
+        change: impl FnOnce(&mut AnyConnection) -> AppResult<(T, TicketId)>,
+    ) -> AppResult<T> {
+        crate::db::write_transaction(conn, |conn| {
+            let (out, ticket_id) = change(conn)?;
+            self.refresh(conn, ticket_id)?;
+            Ok(out)
+        })
+    }
+
     /// Re-evaluates the ticket now: call it inside the transaction of the
     /// change (status, priority, instance, reply…), so the stored clocks,
     /// due instants and notices are never behind the ticket.

@@ -153,10 +153,10 @@ pub async fn create_message(
     let message = state
         .db
         .run(move |conn| {
-            crate::db::write_transaction(conn, |conn| {
+            sla.change(conn, |conn| {
                 let message = api_ops::post_message_to(conn, number, &input, actor, &support)?;
-                sla.refresh(conn, message.ticket_id)?;
-                Ok::<_, crate::error::AppError>(message)
+                let ticket_id = message.ticket_id;
+                Ok((message, ticket_id))
             })
         })
         .await?;

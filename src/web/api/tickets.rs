@@ -293,10 +293,10 @@ pub async fn create_ticket(
     let row = state
         .db
         .run(move |conn| {
-            crate::db::write_transaction(conn, |conn| {
+            sla.change(conn, |conn| {
                 let row = api_ops::open_ticket_row(conn, &input, actor, &support)?;
-                sla.refresh(conn, row.id)?;
-                Ok::<_, crate::error::AppError>(row)
+                let ticket_id = row.id;
+                Ok((row, ticket_id))
             })
         })
         .await?;
@@ -374,10 +374,10 @@ pub async fn update_ticket(
     let row = state
         .db
         .run(move |conn| {
-            crate::db::write_transaction(conn, |conn| {
+            sla.change(conn, |conn| {
                 let row = api_ops::update_ticket_row(conn, number, &update, actor, &support)?;
-                sla.refresh(conn, row.id)?;
-                Ok::<_, crate::error::AppError>(row)
+                let ticket_id = row.id;
+                Ok((row, ticket_id))
             })
         })
         .await?;

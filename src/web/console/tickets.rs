@@ -458,13 +458,13 @@ pub async fn create_reply(
     state
         .db
         .run(move |conn| {
-            crate::db::write_transaction(conn, |conn| {
+            sla.change(conn, |conn| {
                 replies::reply_by_email(conn, ticket_id, agent_id, &input, &support)?;
                 if let Some(status) = then_status {
                     let update = TicketUpdate { status: Some(status), notify_solved: true, ..Default::default() };
                     ticket_update::update(conn, ticket_id, &update, actor, &support)?;
                 }
-                sla.refresh(conn, ticket_id)
+                Ok(((), ticket_id))
             })
         })
         .await?;
@@ -570,10 +570,7 @@ pub async fn update_ticket(
     state
         .db
         .run(move |conn| {
-            crate::db::write_transaction(conn, |conn| {
-                ticket_update::update(conn, ticket_id, &update, actor, &support)?;
-                sla.refresh(conn, ticket_id)
-            })
+            sla.change(conn, |conn| Ok((ticket_update::update(conn, ticket_id, &update, actor, &support)?, ticket_id)))
         })
         .await?;
     Ok(see_other(format!("/console/tickets/{number}?flash=updated")))
@@ -609,10 +606,7 @@ pub async fn merge_ticket(
     state
         .db
         .run(move |conn| {
-            crate::db::write_transaction(conn, |conn| {
-                ticket_update::merge_by_number(conn, target, duplicate, actor)?;
-                sla.refresh(conn, target)
-            })
+            sla.change(conn, |conn| Ok((ticket_update::merge_by_number(conn, target, duplicate, actor)?, target)))
         })
         .await?;
     Ok(see_other(format!("/console/tickets/{number}?flash=merged")))

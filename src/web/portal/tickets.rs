@@ -234,10 +234,7 @@ pub async fn create_reply(
     state
         .db
         .run(move |conn| {
-            crate::db::write_transaction(conn, |conn| {
-                let ticket = portal::reply(conn, &contact, number, &body, attachments, &s)?;
-                sla.refresh(conn, ticket.id)
-            })
+            sla.change(conn, |conn| Ok(((), portal::reply(conn, &contact, number, &body, attachments, &s)?.id)))
         })
         .await
         .portal()?;
@@ -263,12 +260,7 @@ pub async fn solve_ticket(
     let sla = state.sla.clone();
     state
         .db
-        .run(move |conn| {
-            crate::db::write_transaction(conn, |conn| {
-                let ticket = portal::solve(conn, &contact, number)?;
-                sla.refresh(conn, ticket.id)
-            })
-        })
+        .run(move |conn| sla.change(conn, |conn| Ok(((), portal::solve(conn, &contact, number)?.id))))
         .await
         .portal()?;
     Ok(see_other(format!("/support/tickets/{number}?flash=solved")))
