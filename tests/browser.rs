@@ -89,8 +89,52 @@ async fn sign_in_as(c: &Client, base: &str, email: &str) {
     c.find(Locator::Css("input[name=email]")).await.unwrap().send_keys(email).await.unwrap();
     c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys(PASSWORD).await.unwrap();
     c.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
-    let url = c.current_url().await.unwrap();
-    assert!(url.path().starts_with("/console/tickets"), "signed in: {url}");
+    wait_path(c, "/console/tickets").await;
+}
+
+/// Waits (without reloading) until the element matched by `css` has a text
+/// containing `needle`: after a form submit the old page may still be
+/// there for a moment, and its elements go stale when the new one loads.
+async fn wait_text(c: &Client, css: &str, needle: &str) -> String {
+    let started = Instant::now();
+    loop {
+        if let Ok(element) = c.find(Locator::Css(css)).await
+            && let Ok(text) = element.text().await
+            && text.contains(needle)
+        {
+            return text;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "`{needle}` never appeared in {css}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits (without reloading) until the page source contains `needle`.
+async fn wait_source(c: &Client, needle: &str) {
+    let started = Instant::now();
+    loop {
+        if let Ok(source) = c.source().await
+            && source.contains(needle)
+        {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "`{needle}` never appeared");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until the browser is on a page whose path starts with `prefix`.
+async fn wait_path(c: &Client, prefix: &str) {
+    let started = Instant::now();
+    loop {
+        if let Ok(url) = c.current_url().await
+            && url.path().starts_with(prefix)
+        {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "never reached {prefix}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Reloads `url` until the page source contains `needle`.
@@ -135,9 +179,8 @@ fn agent_works_a_ticket_in_the_browser() {
         .await;
         assert!(due.contains(&format!("#{number}")));
         c.find(Locator::LinkText("Federation relay stopped")).await.unwrap().click().await.unwrap();
-        assert_eq!(c.current_url().await.unwrap().path(), format!("/console/tickets/{number}"));
-        let page = c.source().await.unwrap();
-        assert!(page.contains("first_response"), "the SLA panel shows the clocks");
+        wait_path(&c, &format!("/console/tickets/{number}")).await;
+        wait_source(&c, "first_response").await;
 
         // Reply; the reply and its delivery state appear in the thread.
         c.find(Locator::Id("reply-body"))
@@ -147,9 +190,8 @@ fn agent_works_a_ticket_in_the_browser() {
             .await
             .unwrap();
         c.find(Locator::Css("#reply-form button[type=submit]")).await.unwrap().click().await.unwrap();
-        let page = c.source().await.unwrap();
-        assert!(page.contains("Reply queued for sending."));
-        assert!(page.contains("We restarted the relay worker; posts flow again."));
+        wait_source(&c, "Reply queued for sending.").await;
+        wait_text(&c, "ol.entries", "We restarted the relay worker; posts flow again.").await;
         let ticket_url = format!("{base}/console/tickets/{number}");
         wait_for(&c, &ticket_url, "email sent", Duration::from_secs(30)).await;
         let received = sink.received();
@@ -162,13 +204,12 @@ fn agent_works_a_ticket_in_the_browser() {
         // Internal note: shown as a note, never emailed.
         c.find(Locator::Id("note-body")).await.unwrap().send_keys("Root cause: relay worker OOM.").await.unwrap();
         c.find(Locator::Css("#note-form button[type=submit]")).await.unwrap().click().await.unwrap();
-        let note = c.find(Locator::Css("li.entry-note")).await.unwrap().text().await.unwrap();
-        assert!(note.contains("Root cause: relay worker OOM."), "{note}");
+        wait_text(&c, "li.entry-note", "Root cause: relay worker OOM.").await;
 
         // Change the status to pending.
         c.find(Locator::Css("#status-select option[value=pending]")).await.unwrap().click().await.unwrap();
         c.find(Locator::Id("update-button")).await.unwrap().click().await.unwrap();
-        let status = c.find(Locator::Id("ticket-status")).await.unwrap().text().await.unwrap();
+        let status = wait_text(&c, "#ticket-status", "pending").await;
         assert_eq!(status, "pending");
         tokio::time::sleep(Duration::from_secs(2)).await;
         assert!(
