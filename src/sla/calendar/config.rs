@@ -1,8 +1,9 @@
 //! The calendar definition as written in the configuration, its validation,
 //! and its compilation into a [`Calendar`].
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{Datelike, NaiveDate, Weekday};
 use chrono_tz::Tz;
@@ -195,7 +196,36 @@ impl CalendarConfig {
     /// Validates the definition and compiles it. The first problem found is
     /// returned, in this order: timezone, hours, intervals (syntax, then
     /// overlaps), holidays, missing timezone.
+    ///
+    /// Compiling scans the timezone's offsets over centuries (milliseconds),
+    /// and every ticket's stored snapshot carries its calendar, so compiled
+    /// calendars are kept per definition: a ticket page or an evaluator pass
+    /// over 100,000 tickets compiles each distinct calendar once. (A
+    /// [`Calendar`] is an `Arc` inside, cheap to clone.)
     pub fn compile(&self) -> Result<Calendar, CalendarError> {
+        type Cache = Mutex<HashMap<String, Calendar>>;
+        /// Distinct definitions kept; more (many config edits over years of
+        /// history) empty the cache rather than grow it without bound.
+        const MAX_CACHED: usize = 256;
+        static COMPILED: OnceLock<Cache> = OnceLock::new();
+        let Ok(key) = serde_json::to_string(self) else {
+            return self.compile_uncached();
+        };
+        let cache = COMPILED.get_or_init(Default::default);
+        if let Some(calendar) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            return Ok(calendar);
+        }
+        let calendar = self.compile_uncached()?;
+        if let Ok(mut c) = cache.lock() {
+            if c.len() >= MAX_CACHED {
+                c.clear();
+            }
+            c.insert(key, calendar.clone());
+        }
+        Ok(calendar)
+    }
+
+    fn compile_uncached(&self) -> Result<Calendar, CalendarError> {
         let timezone = match &self.timezone {
             Some(name) => Some(name.parse::<Tz>().map_err(|_| CalendarError::UnknownTimezone { name: name.clone() })?),
             None => None,
