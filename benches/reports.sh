@@ -19,7 +19,7 @@
 # FRESH=1 to seed again).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=$PWD/target/release/tusk
+BIN=${BIN:-$PWD/target/release/tusk}
 PG=${TUSK_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
 TICKETS=${TICKETS:-1000000}
 WORK=${WORK:-/tmp/tusk-bench-reports-$TICKETS}

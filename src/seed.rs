@@ -337,6 +337,8 @@ struct SeedSla {
     computed_at: NaiveDateTime,
     first_response_outcome: Option<String>,
     resolution_outcome: Option<String>,
+    opened_at: Option<NaiveDateTime>,
+    solved_at: Option<NaiveDateTime>,
 }
 
 impl From<crate::sla::store::TicketSlaRow> for SeedSla {
@@ -361,6 +363,8 @@ impl From<crate::sla::store::TicketSlaRow> for SeedSla {
             computed_at: r.computed_at,
             first_response_outcome: r.first_response_outcome,
             resolution_outcome: r.resolution_outcome,
+            opened_at: r.opened_at,
+            solved_at: r.solved_at,
         }
     }
 }
@@ -376,7 +380,7 @@ mod columns {
     pub const TAG: usize = 2;
     pub const MESSAGE: usize = 13;
     pub const EVENT: usize = 11;
-    pub const SLA: usize = 19;
+    pub const SLA: usize = 21;
 }
 
 /// Inserts `rows` into `table` on the inner connection: on SQLite as many
@@ -1331,14 +1335,13 @@ impl<'w> Generator<'w> {
             };
             let now = self.now.and_utc();
             let clocks = crate::sla::clock::compute(&facts, &policy.snapshot, &policy.calendar, now);
-            if let Ok(row) = crate::sla::store::computed_row(
-                crate::db::TicketId(id),
-                status.is_done(),
-                policy,
-                &clocks,
-                created,
-                now,
-            ) {
+            let sla_ticket = crate::sla::store::RowTicket {
+                id: crate::db::TicketId(id),
+                done: status.is_done(),
+                opened_at: created,
+                solved_at,
+            };
+            if let Ok(row) = crate::sla::store::computed_row(sla_ticket, policy, &clocks, created, now) {
                 chunk.sla.push(row.into());
             }
         }

@@ -44,6 +44,7 @@ on_both_backends!(
     weekly_summary_is_queued_once_and_sent_with_the_csv,
     seed_fills_sla_facts_as_the_engine_computes_them,
     console_page_and_api_serve_the_report,
+    sla_row_keeps_the_report_instants,
 );
 
 fn paris(y: i32, m: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
@@ -803,6 +804,8 @@ fn seed_fills_sla_facts_as_the_engine_computes_them(db: &TestDb) {
             (r.tier.clone(), r.priority, r.first_response_business_secs, r.resolution_business_secs)
         };
         assert_eq!(facts(&stored), facts(&fresh), "ticket {}", ticket.number);
+        assert_eq!(stored.opened_at, Some(ticket.created_at), "ticket {}", ticket.number);
+        assert_eq!(stored.solved_at, ticket.solved_at, "ticket {}", ticket.number);
         // Decided outcomes cannot change with the few seconds between the two.
         for (a, b) in [
             (&stored.first_response_outcome, &fresh.first_response_outcome),
@@ -829,6 +832,39 @@ fn seed_fills_sla_facts_as_the_engine_computes_them(db: &TestDb) {
     let fr = &r.total.first_response;
     assert_eq!(fr.met + fr.breached + fr.pending, 400);
     assert_eq!(r.weeks.iter().map(|w| w.new).sum::<i64>(), 400);
+}
+
+/// The SLA row carries the ticket's opening and last solve, which the
+/// report ranges over: set when applied, kept through a solve and cleared
+/// by a reopen; a ticket solved and reopened is counted in the solved week
+/// only while it is solved.
+fn sla_row_keeps_the_report_instants(db: &TestDb) {
+    let mut conn = db.conn();
+    let w = customers(&mut conn);
+    let opened = paris(2026, 12, 1, 10, 0);
+    let (t, _) = open(&mut conn, w.lyon, Some(w.lyon_instance), Priority::Normal, Some(w.alice), opened);
+    let row = refresh(&mut conn, t, opened);
+    assert_eq!(row.opened_at, Some(opened.naive_utc()));
+    assert_eq!(row.solved_at, None);
+
+    let solved = paris(2026, 12, 1, 11, 0);
+    reply(&mut conn, t, w.alice, paris(2026, 12, 1, 10, 30));
+    status(&mut conn, t, TicketStatus::Solved, solved);
+    let row = refresh(&mut conn, t, solved);
+    assert_eq!((row.opened_at, row.solved_at), (Some(opened.naive_utc()), Some(solved.naive_utc())));
+    let solved_in_week = |conn: &mut AnyConnection| -> i64 {
+        let r = reports::sla_report(conn, &query(GroupBy::Tier)).unwrap();
+        r.weeks.iter().map(|w| w.solved).sum()
+    };
+    assert_eq!(solved_in_week(&mut conn), 1);
+
+    // The customer writes again: reopened, no longer solved.
+    let again = paris(2026, 12, 2, 9, 0);
+    customer(&mut conn, t, w.lyon, again);
+    let row = refresh(&mut conn, t, again);
+    assert_eq!(row.opened_at, Some(opened.naive_utc()), "the opening never moves");
+    assert_eq!(row.solved_at, None);
+    assert_eq!(solved_in_week(&mut conn), 0);
 }
 
 /// Signs in through the console login form; the session cookie value.

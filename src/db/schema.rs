@@ -234,6 +234,8 @@ diesel::table! {
         computed_at -> Timestamp,
         first_response_outcome -> Nullable<Text>,
         resolution_outcome -> Nullable<Text>,
+        opened_at -> Nullable<Timestamp>,
+        solved_at -> Nullable<Timestamp>,
     }
 }
 

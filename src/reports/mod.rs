@@ -335,10 +335,9 @@ pub fn sla_report(conn: &mut AnyConnection, q: &ReportQuery) -> AppResult<SlaRep
     let (from, to, as_of) = (q.from.naive_utc(), q.to.naive_utc(), q.as_of.naive_utc());
     let started = std::time::Instant::now();
     let lap = |what: &str| tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "sla report: {what}");
-    let counts = query::group_counts(conn, q.group_by, from, to, as_of)?;
-    lap("group counts");
-    let mut values = query::achieved_times(conn, q.group_by, from, to)?;
-    lap("achieved times");
+    let query::RangeFacts { groups: counts, achieved: mut values, hours } =
+        query::range_facts(conn, q.group_by, from, to, as_of)?;
+    lap("range facts");
     let labels = query::labels(conn, q.group_by, counts.iter().map(|c| c.key.as_str()))?;
     let mut groups = Vec::with_capacity(counts.len());
     let mut total = GroupRow { key: "total".into(), label: "All".into(), ..GroupRow::default() };
@@ -382,7 +381,7 @@ pub fn sla_report(conn: &mut AnyConnection, q: &ReportQuery) -> AppResult<SlaRep
     let breaches_total = total.first_response.breached + total.resolution.breached;
     let backlog = query::backlog(conn, as_of)?;
     lap("backlog");
-    let weeks = query::weeks(conn, from, to, as_of, q.timezone)?;
+    let weeks = query::weeks(conn, from, to, q.timezone, hours)?;
     lap("weeks");
     Ok(SlaReport {
         from: q.from,

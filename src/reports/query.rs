@@ -14,13 +14,17 @@ use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
 use diesel::sqlite::Sqlite;
 
 use super::{AGE_BUCKETS, BacklogRow, BreachMetric, BreachRow, GroupBy, WeekRow, week_start};
-use crate::db::AnyConnection;
 use crate::db::schema::{agents, instances, institutions};
+use crate::db::{AnyConnection, TicketStatus};
 use crate::error::AppResult;
 
-/// Tickets opened in `[?, ?)` with their SLA row.
-const BASE: &str = " FROM tickets t JOIN ticket_sla s ON s.ticket_id = t.id \
-                     WHERE t.created_at >= ? AND t.created_at < ?";
+/// Tickets opened in `[?, ?)`, by their SLA row alone (the covering index
+/// `ticket_sla_report`): enough for the tier and priority groupings.
+const BASE: &str = " FROM ticket_sla s WHERE s.opened_at >= ? AND s.opened_at < ?";
+/// The same with the ticket, for the groupings by its current institution,
+/// instance or assignee.
+const BASE_TICKETS: &str = " FROM ticket_sla s JOIN tickets t ON t.id = s.ticket_id \
+                             WHERE s.opened_at >= ? AND s.opened_at < ?";
 
 const FR_MET: &str = "s.first_response_outcome = 'met'";
 /// Binds `as_of`.
@@ -41,11 +45,10 @@ fn key_expr(group_by: GroupBy) -> &'static str {
     }
 }
 
-/// `YYYY-MM-DD HH` of a UTC timestamp column.
-fn hour_expr(conn: &AnyConnection, column: &str) -> String {
-    match conn {
-        AnyConnection::Sqlite(_) => format!("substr({column}, 1, 13)"),
-        AnyConnection::Postgresql(_) => format!("to_char({column}, 'YYYY-MM-DD HH24')"),
+fn base(group_by: GroupBy) -> &'static str {
+    match group_by {
+        GroupBy::Tier | GroupBy::Priority => BASE,
+        GroupBy::Institution | GroupBy::Instance | GroupBy::Agent => BASE_TICKETS,
     }
 }
 
@@ -88,87 +91,117 @@ where
 }
 
 /// Counts of one group.
-#[derive(Debug, QueryableByName)]
+#[derive(Debug, Default)]
 pub(super) struct GroupCounts {
-    #[diesel(sql_type = Text)]
     pub key: String,
-    #[diesel(sql_type = BigInt)]
     pub tickets: i64,
-    #[diesel(sql_type = BigInt)]
     pub fr_met: i64,
-    #[diesel(sql_type = BigInt)]
     pub fr_breached: i64,
-    #[diesel(sql_type = BigInt)]
     pub fr_pending: i64,
-    #[diesel(sql_type = BigInt)]
     pub res_met: i64,
-    #[diesel(sql_type = BigInt)]
     pub res_breached: i64,
-    #[diesel(sql_type = BigInt)]
     pub res_pending: i64,
 }
 
-/// Met / breached / pending per group, in key order.
-pub(super) fn group_counts(
+/// One ticket opened in the range, as the report sees it.
+#[derive(QueryableByName)]
+struct FactSql {
+    #[diesel(sql_type = Timestamp)]
+    opened_at: NaiveDateTime,
+    #[diesel(sql_type = Text)]
+    key: String,
+    #[diesel(sql_type = Text)]
+    tier: String,
+    /// `VERDICT_*` codes.
+    #[diesel(sql_type = Integer)]
+    fr: i32,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    fr_secs: Option<i64>,
+    #[diesel(sql_type = Integer)]
+    res: i32,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    res_secs: Option<i64>,
+}
+
+/// Where a metric of one ticket stands at `as_of`, as coded by the SQL.
+const VERDICT_MET: i32 = 1;
+const VERDICT_BREACHED: i32 = 2;
+const VERDICT_PENDING: i32 = 3;
+
+/// Per group key: achieved first-response and resolution business seconds.
+pub(super) type AchievedTimes = HashMap<String, (Vec<i64>, Vec<i64>)>;
+
+/// Compliance of the tickets opened in one UTC hour of one tier.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct HourCounts {
+    tickets: i64,
+    fr_met: i64,
+    fr_breached: i64,
+    res_met: i64,
+    res_breached: i64,
+}
+
+/// Everything the report derives from the tickets opened in the range,
+/// read in one pass.
+pub(super) struct RangeFacts {
+    /// Per group, in key order.
+    pub groups: Vec<GroupCounts>,
+    pub achieved: AchievedTimes,
+    /// Per (UTC hour since the epoch, tier), for the weekly section.
+    pub hours: HashMap<(i64, String), HourCounts>,
+}
+
+/// Reads the SLA facts of the tickets opened in `[from, to)` once and
+/// aggregates them: met / breached / pending per group, the achieved
+/// business times per group, and the hourly cohorts per tier.
+pub(super) fn range_facts(
     conn: &mut AnyConnection,
     group_by: GroupBy,
     from: NaiveDateTime,
     to: NaiveDateTime,
     as_of: NaiveDateTime,
-) -> AppResult<Vec<GroupCounts>> {
+) -> AppResult<RangeFacts> {
     let sql = format!(
-        "SELECT key, tickets, fr_met, fr_breached, fr_known - fr_met - fr_breached AS fr_pending, \
-                res_met, res_breached, res_known - res_met - res_breached AS res_pending FROM ( \
-         SELECT {key} AS key, COUNT(*) AS tickets, \
-           SUM(CASE WHEN {FR_MET} THEN 1 ELSE 0 END) AS fr_met, \
-           SUM(CASE WHEN {FR_BREACHED} THEN 1 ELSE 0 END) AS fr_breached, \
-           SUM(CASE WHEN s.first_response_outcome IS NOT NULL THEN 1 ELSE 0 END) AS fr_known, \
-           SUM(CASE WHEN {RES_MET} THEN 1 ELSE 0 END) AS res_met, \
-           SUM(CASE WHEN {RES_BREACHED} THEN 1 ELSE 0 END) AS res_breached, \
-           SUM(CASE WHEN s.resolution_outcome IS NOT NULL THEN 1 ELSE 0 END) AS res_known \
-         {BASE} GROUP BY 1) g ORDER BY key",
-        key = key_expr(group_by)
+        "SELECT s.opened_at AS opened_at, {key} AS key, s.tier AS tier, \
+           CASE WHEN {FR_MET} THEN {VERDICT_MET} WHEN {FR_BREACHED} THEN {VERDICT_BREACHED} \
+                WHEN s.first_response_outcome IS NOT NULL THEN {VERDICT_PENDING} ELSE 0 END AS fr, \
+           s.first_response_business_secs AS fr_secs, \
+           CASE WHEN {RES_MET} THEN {VERDICT_MET} WHEN {RES_BREACHED} THEN {VERDICT_BREACHED} \
+                WHEN s.resolution_outcome IS NOT NULL THEN {VERDICT_PENDING} ELSE 0 END AS res, \
+           s.resolution_business_secs AS res_secs \
+         {base}",
+        key = key_expr(group_by),
+        base = base(group_by),
     );
-    load(conn, &sql, &[as_of, as_of, from, to])
-}
-
-#[derive(QueryableByName)]
-struct Achieved {
-    #[diesel(sql_type = Text)]
-    key: String,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    fr: Option<i64>,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    res: Option<i64>,
-}
-
-/// Per group key: achieved first-response and resolution business seconds.
-pub(super) type AchievedTimes = HashMap<String, (Vec<i64>, Vec<i64>)>;
-
-/// Achieved business seconds per group: (first response, resolution).
-pub(super) fn achieved_times(
-    conn: &mut AnyConnection,
-    group_by: GroupBy,
-    from: NaiveDateTime,
-    to: NaiveDateTime,
-) -> AppResult<AchievedTimes> {
-    let sql = format!(
-        "SELECT {key} AS key, s.first_response_business_secs AS fr, s.resolution_business_secs AS res {BASE} \
-         AND (s.first_response_business_secs IS NOT NULL OR s.resolution_business_secs IS NOT NULL)",
-        key = key_expr(group_by)
-    );
-    let rows: Vec<Achieved> = load(conn, &sql, &[from, to])?;
-    let mut out: AchievedTimes = HashMap::new();
+    let rows: Vec<FactSql> = load(conn, &sql, &[as_of, as_of, from, to])?;
+    let mut groups: BTreeMap<String, GroupCounts> = BTreeMap::new();
+    let mut achieved: AchievedTimes = HashMap::new();
+    let mut hours: HashMap<(i64, String), HourCounts> = HashMap::new();
     for r in rows {
-        let entry = out.entry(r.key).or_default();
-        if let Some(v) = r.fr {
-            entry.0.push(v);
+        let (fr_met, fr_breached) = (i64::from(r.fr == VERDICT_MET), i64::from(r.fr == VERDICT_BREACHED));
+        let (res_met, res_breached) = (i64::from(r.res == VERDICT_MET), i64::from(r.res == VERDICT_BREACHED));
+        let hour = hours.entry((r.opened_at.and_utc().timestamp().div_euclid(3600), r.tier)).or_default();
+        hour.tickets += 1;
+        hour.fr_met += fr_met;
+        hour.fr_breached += fr_breached;
+        hour.res_met += res_met;
+        hour.res_breached += res_breached;
+        if r.fr_secs.is_some() || r.res_secs.is_some() {
+            let times = achieved.entry(r.key.clone()).or_default();
+            times.0.extend(r.fr_secs);
+            times.1.extend(r.res_secs);
         }
-        if let Some(v) = r.res {
-            entry.1.push(v);
-        }
+        let group = groups.entry(r.key).or_default();
+        group.tickets += 1;
+        group.fr_met += fr_met;
+        group.fr_breached += fr_breached;
+        group.fr_pending += i64::from(r.fr == VERDICT_PENDING);
+        group.res_met += res_met;
+        group.res_breached += res_breached;
+        group.res_pending += i64::from(r.res == VERDICT_PENDING);
     }
-    Ok(out)
+    let groups = groups.into_iter().map(|(key, counts)| GroupCounts { key, ..counts }).collect();
+    Ok(RangeFacts { groups, achieved, hours })
 }
 
 /// Labels of the keys: institution names, instance domains, agent names.
@@ -255,12 +288,12 @@ pub(super) fn breaches(
            s.first_response_business_secs AS fr_secs, \
            CASE WHEN {RES_BREACHED} THEN 1 ELSE 0 END AS res_breached, s.resolution_due_at AS res_due, \
            s.resolution_business_secs AS res_secs \
-         FROM tickets t JOIN ticket_sla s ON s.ticket_id = t.id \
+         FROM ticket_sla s JOIN tickets t ON t.id = s.ticket_id \
            LEFT JOIN institutions i ON i.id = t.institution_id \
            LEFT JOIN instances n ON n.id = t.instance_id \
            LEFT JOIN agents a ON a.id = t.assignee_id \
-         WHERE t.created_at >= ? AND t.created_at < ? AND ({FR_BREACHED} OR {RES_BREACHED}) \
-         ORDER BY t.created_at DESC, t.id DESC LIMIT {limit}"
+         WHERE s.opened_at >= ? AND s.opened_at < ? AND ({FR_BREACHED} OR {RES_BREACHED}) \
+         ORDER BY s.opened_at DESC, s.ticket_id DESC LIMIT {limit}"
     );
     let rows: Vec<BreachSql> = load(conn, &sql, &[as_of, as_of, from, to, as_of, as_of])?;
     let mut out = Vec::new();
@@ -308,100 +341,128 @@ struct BacklogSql {
 
 /// Open tickets by tier and age at `as_of`.
 pub(super) fn backlog(conn: &mut AnyConnection, as_of: NaiveDateTime) -> AppResult<Vec<BacklogRow>> {
-    let mut cases = String::new();
-    let mut binds = Vec::new();
-    for (i, (_, days)) in AGE_BUCKETS.iter().enumerate().take(AGE_BUCKETS.len() - 1) {
-        cases.push_str(&format!("WHEN t.created_at > ? THEN {i} "));
-        binds.push(as_of - Duration::days(*days));
-    }
-    let last = AGE_BUCKETS.len() - 1;
-    let sql = format!(
-        "SELECT COALESCE(s.tier, 'none') AS tier, CASE {cases}ELSE {last} END AS bucket, COUNT(*) AS n \
-         FROM tickets t LEFT JOIN ticket_sla s ON s.ticket_id = t.id \
-         WHERE t.status NOT IN ('solved', 'closed') AND t.created_at <= ? GROUP BY 1, 2 ORDER BY 1, 2"
-    );
+    let buckets = |column: &str| {
+        let mut cases = String::new();
+        for (i, _) in AGE_BUCKETS.iter().enumerate().take(AGE_BUCKETS.len() - 1) {
+            cases.push_str(&format!("WHEN {column} > ? THEN {i} "));
+        }
+        format!("CASE {cases}ELSE {} END", AGE_BUCKETS.len() - 1)
+    };
+    let mut binds: Vec<NaiveDateTime> =
+        AGE_BUCKETS.iter().take(AGE_BUCKETS.len() - 1).map(|(_, days)| as_of - Duration::days(*days)).collect();
     binds.push(as_of);
-    let rows: Vec<BacklogSql> = load(conn, &sql, &binds)?;
-    let mut out: Vec<BacklogRow> = Vec::new();
-    for r in rows {
-        if out.last().is_none_or(|b| b.tier != r.tier) {
-            out.push(BacklogRow { tier: r.tier.clone(), by_age: vec![0; AGE_BUCKETS.len()], total: 0 });
+    // Per tier, the open tickets as their SLA rows say (the partial index
+    // `ticket_sla_backlog` holds just those).
+    let sql = format!(
+        "SELECT s.tier AS tier, {bucket} AS bucket, COUNT(*) AS n FROM ticket_sla s \
+         WHERE s.state <> 'done' AND s.opened_at <= ? GROUP BY 1, 2",
+        bucket = buckets("s.opened_at")
+    );
+    let by_tier: Vec<BacklogSql> = load(conn, &sql, &binds)?;
+    // Every open ticket, to find those no policy was applied to yet (tier
+    // `none`): the difference, so that no ticket is joined to its SLA row.
+    // The open statuses are listed (not `NOT IN` the done ones) so that the
+    // `(status, created_at)` index answers alone.
+    let open = TicketStatus::ALL
+        .iter()
+        .filter(|s| !s.is_done())
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT 'all' AS tier, {bucket} AS bucket, COUNT(*) AS n FROM tickets t \
+         WHERE t.status IN ({open}) AND t.created_at <= ? GROUP BY 1, 2",
+        bucket = buckets("t.created_at")
+    );
+    let all: Vec<BacklogSql> = load(conn, &sql, &binds)?;
+
+    let mut rows: BTreeMap<String, BacklogRow> = BTreeMap::new();
+    let mut add = |tier: &str, bucket: i32, n: i64| {
+        let row = rows.entry(tier.to_string()).or_insert_with(|| BacklogRow {
+            tier: tier.to_string(),
+            by_age: vec![0; AGE_BUCKETS.len()],
+            total: 0,
+        });
+        if let Some(slot) = usize::try_from(bucket).ok().and_then(|b| row.by_age.get_mut(b)) {
+            *slot += n;
+            row.total += n;
         }
-        if let Some(row) = out.last_mut()
-            && let Some(slot) = usize::try_from(r.bucket).ok().and_then(|b| row.by_age.get_mut(b))
-        {
+    };
+    let mut none = vec![0i64; AGE_BUCKETS.len()];
+    for r in &all {
+        if let Some(slot) = usize::try_from(r.bucket).ok().and_then(|b| none.get_mut(b)) {
             *slot += r.n;
-            row.total += r.n;
         }
     }
-    Ok(out)
-}
-
-#[derive(QueryableByName)]
-struct HourSql {
-    #[diesel(sql_type = Text)]
-    hour: String,
-    #[diesel(sql_type = Text)]
-    tier: String,
-    #[diesel(sql_type = BigInt)]
-    tickets: i64,
-    #[diesel(sql_type = BigInt)]
-    fr_met: i64,
-    #[diesel(sql_type = BigInt)]
-    fr_breached: i64,
-    #[diesel(sql_type = BigInt)]
-    res_met: i64,
-    #[diesel(sql_type = BigInt)]
-    res_breached: i64,
+    for r in by_tier {
+        if let Some(slot) = usize::try_from(r.bucket).ok().and_then(|b| none.get_mut(b)) {
+            *slot -= r.n;
+        }
+        add(&r.tier, r.bucket, r.n);
+    }
+    for (bucket, n) in none.into_iter().enumerate() {
+        if n > 0 {
+            add("none", i32::try_from(bucket).unwrap_or(i32::MAX), n);
+        }
+    }
+    Ok(rows.into_values().collect())
 }
 
 #[derive(QueryableByName)]
 struct SolvedSql {
     #[diesel(sql_type = Text)]
-    hour: String,
-    #[diesel(sql_type = Text)]
     tier: String,
     #[diesel(sql_type = BigInt)]
     tickets: i64,
 }
 
-/// The local week (Monday) of a `YYYY-MM-DD HH` UTC hour.
-fn week_of(hour: &str, tz: Tz) -> Option<NaiveDate> {
-    let at = NaiveDateTime::parse_from_str(&format!("{hour}:00:00"), "%Y-%m-%d %H:%M:%S").ok()?;
-    Some(week_start(at.and_utc().with_timezone(&tz).date_naive()))
+/// The UTC instant of local midnight starting `date` (the earlier one when
+/// a clock change repeats it, the instant after the gap when it skips it).
+fn local_midnight(date: NaiveDate, tz: Tz) -> NaiveDateTime {
+    use chrono::TimeZone;
+    let midnight = date.and_time(chrono::NaiveTime::MIN);
+    (0..=3)
+        .find_map(|h| tz.from_local_datetime(&(midnight + Duration::hours(h))).earliest())
+        .map_or(midnight, |at| at.naive_utc())
+}
+
+/// The local week (Monday) of a UTC hour (hours since the epoch).
+fn week_of(hour: i64, tz: Tz) -> Option<NaiveDate> {
+    let at = chrono::DateTime::from_timestamp(hour.checked_mul(3600)?, 0)?;
+    Some(week_start(at.with_timezone(&tz).date_naive()))
 }
 
 /// Weekly volume and compliance per tier over the range, every week of the
-/// range present for every tier seen (zeros included), oldest first.
+/// range present for every tier seen (zeros included), oldest first:
+/// `created` from [`range_facts`], the solved tickets read here.
 pub(super) fn weeks(
     conn: &mut AnyConnection,
     from: NaiveDateTime,
     to: NaiveDateTime,
-    as_of: NaiveDateTime,
     tz: Tz,
+    created: HashMap<(i64, String), HourCounts>,
 ) -> AppResult<Vec<WeekRow>> {
-    let hour = hour_expr(conn, "t.created_at");
-    let sql = format!(
-        "SELECT {hour} AS hour, s.tier AS tier, COUNT(*) AS tickets, \
-           SUM(CASE WHEN {FR_MET} THEN 1 ELSE 0 END) AS fr_met, \
-           SUM(CASE WHEN {FR_BREACHED} THEN 1 ELSE 0 END) AS fr_breached, \
-           SUM(CASE WHEN {RES_MET} THEN 1 ELSE 0 END) AS res_met, \
-           SUM(CASE WHEN {RES_BREACHED} THEN 1 ELSE 0 END) AS res_breached \
-         {BASE} GROUP BY 1, 2"
-    );
-    let created: Vec<HourSql> = load(conn, &sql, &[as_of, as_of, from, to])?;
-    let solved_hour = hour_expr(conn, "t.solved_at");
-    let sql = format!(
-        "SELECT {solved_hour} AS hour, s.tier AS tier, COUNT(*) AS tickets \
-         FROM tickets t JOIN ticket_sla s ON s.ticket_id = t.id \
-         WHERE t.solved_at >= ? AND t.solved_at < ? GROUP BY 1, 2"
-    );
-    let solved: Vec<SolvedSql> = load(conn, &sql, &[from, to])?;
-
+    // Solved tickets: one count per local week over the `(solved_at, tier)`
+    // index — a range scan each, where one grouping by hour would sort the
+    // whole year's rows.
     let first = week_start(from.and_utc().with_timezone(&tz).date_naive());
     let last = week_start((to - Duration::seconds(1)).and_utc().with_timezone(&tz).date_naive());
+    let sql = "SELECT s.tier AS tier, COUNT(*) AS tickets FROM ticket_sla s \
+               WHERE s.solved_at >= ? AND s.solved_at < ? GROUP BY s.tier";
+    let mut solved: Vec<(NaiveDate, SolvedSql)> = Vec::new();
+    let mut week = first;
+    while week <= last {
+        let start = local_midnight(week, tz).max(from);
+        let end = local_midnight(week + Duration::days(7), tz).min(to);
+        if start < end {
+            let rows: Vec<SolvedSql> = load(conn, sql, &[start, end])?;
+            solved.extend(rows.into_iter().map(|r| (week, r)));
+        }
+        week += Duration::days(7);
+    }
+
     let tiers: BTreeSet<&str> =
-        created.iter().map(|r| r.tier.as_str()).chain(solved.iter().map(|r| r.tier.as_str())).collect();
+        created.keys().map(|(_, tier)| tier.as_str()).chain(solved.iter().map(|(_, r)| r.tier.as_str())).collect();
     let mut table: BTreeMap<(NaiveDate, String), WeekRow> = BTreeMap::new();
     let mut week = first;
     while week <= last {
@@ -411,9 +472,9 @@ pub(super) fn weeks(
         }
         week += Duration::days(7);
     }
-    for r in created {
-        if let Some(w) = week_of(&r.hour, tz)
-            && let Some(row) = table.get_mut(&(w, r.tier))
+    for ((hour, tier), r) in created {
+        if let Some(w) = week_of(hour, tz)
+            && let Some(row) = table.get_mut(&(w, tier))
         {
             row.new += r.tickets;
             row.first_response_met += r.fr_met;
@@ -422,10 +483,8 @@ pub(super) fn weeks(
             row.resolution_breached += r.res_breached;
         }
     }
-    for r in solved {
-        if let Some(w) = week_of(&r.hour, tz)
-            && let Some(row) = table.get_mut(&(w, r.tier))
-        {
+    for (w, r) in solved {
+        if let Some(row) = table.get_mut(&(w, r.tier)) {
             row.solved += r.tickets;
         }
     }
@@ -442,10 +501,23 @@ mod tests {
     }
 
     #[test]
+    fn local_midnights_in_utc() {
+        let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
+        let utc = |m, day, h| d(m, day).and_hms_opt(h, 0, 0).unwrap();
+        assert_eq!(local_midnight(d(11, 30), chrono_tz::Europe::Paris), utc(11, 29, 23));
+        assert_eq!(local_midnight(d(7, 6), chrono_tz::Europe::Paris), utc(7, 5, 22));
+        // Santiago skips midnight when summer time starts (6 Sep 2026).
+        assert_eq!(local_midnight(d(9, 6), chrono_tz::America::Santiago), utc(9, 6, 4));
+    }
+
+    #[test]
     fn hours_map_to_local_weeks() {
         // Sunday 23:30 UTC is Monday 00:30 in Paris (winter): the next week.
-        assert_eq!(week_of("2026-11-29 23", chrono_tz::Europe::Paris), NaiveDate::from_ymd_opt(2026, 11, 30));
-        assert_eq!(week_of("2026-11-29 22", chrono_tz::Europe::Paris), NaiveDate::from_ymd_opt(2026, 11, 23));
-        assert_eq!(week_of("garbage", chrono_tz::UTC), None);
+        let hour = |h| {
+            NaiveDate::from_ymd_opt(2026, 11, 29).unwrap().and_hms_opt(h, 0, 0).unwrap().and_utc().timestamp() / 3600
+        };
+        assert_eq!(week_of(hour(23), chrono_tz::Europe::Paris), NaiveDate::from_ymd_opt(2026, 11, 30));
+        assert_eq!(week_of(hour(22), chrono_tz::Europe::Paris), NaiveDate::from_ymd_opt(2026, 11, 23));
+        assert_eq!(week_of(i64::MAX, chrono_tz::UTC), None);
     }
 }

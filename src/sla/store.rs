@@ -60,6 +60,28 @@ pub struct TicketSlaRow {
     pub first_response_outcome: Option<String>,
     /// Outcome of the resolution clock, as above.
     pub resolution_outcome: Option<String>,
+    /// The ticket's `created_at`, copied for the reports' range scans.
+    pub opened_at: Option<NaiveDateTime>,
+    /// The ticket's `solved_at` when computed, for the reports.
+    pub solved_at: Option<NaiveDateTime>,
+}
+
+/// What the stored SLA row says of the ticket itself.
+#[derive(Debug, Clone, Copy)]
+pub struct RowTicket {
+    pub id: TicketId,
+    /// Solved or closed now.
+    pub done: bool,
+    /// `tickets.created_at`.
+    pub opened_at: NaiveDateTime,
+    /// `tickets.solved_at`.
+    pub solved_at: Option<NaiveDateTime>,
+}
+
+impl From<&Ticket> for RowTicket {
+    fn from(t: &Ticket) -> Self {
+        RowTicket { id: t.id, done: t.status.is_done(), opened_at: t.created_at, solved_at: t.solved_at }
+    }
 }
 
 impl TicketSlaRow {
@@ -188,15 +210,14 @@ fn row_for(
     applied_at: NaiveDateTime,
     now: DateTime<Utc>,
 ) -> AppResult<TicketSlaRow> {
-    computed_row(ticket.id, ticket.status.is_done(), policy, clocks, applied_at, now)
+    computed_row(RowTicket::from(ticket), policy, clocks, applied_at, now)
 }
 
-/// The row stored for a ticket whose clocks are `clocks` (`done`: solved
-/// or closed now). Public for bulk writers (`tusk seed`) that compute the
-/// clocks from facts they hold themselves.
+/// The row stored for a ticket whose clocks are `clocks`. Public for bulk
+/// writers (`tusk seed`) that compute the clocks from facts they hold
+/// themselves.
 pub fn computed_row(
-    ticket_id: TicketId,
-    done: bool,
+    ticket: RowTicket,
     policy: &AppliedPolicy,
     clocks: &Clocks,
     applied_at: NaiveDateTime,
@@ -205,6 +226,7 @@ pub fn computed_row(
     let policy_json = serde_json::to_string(&policy.snapshot).map_err(anyhow::Error::from)?;
     let due = |c: Option<&MetricClock>| c.and_then(|c| c.due_at).map(naive);
     let resolution = clocks.resolution.as_ref();
+    let RowTicket { id: ticket_id, done, opened_at, solved_at } = ticket;
     Ok(TicketSlaRow {
         ticket_id,
         tier: policy.snapshot.tier.clone(),
@@ -229,6 +251,8 @@ pub fn computed_row(
         computed_at: naive(now),
         first_response_outcome: clocks.first_response.as_ref().map(|c| c.outcome.as_str().to_string()),
         resolution_outcome: resolution.map(|c| c.outcome.as_str().to_string()),
+        opened_at: Some(opened_at),
+        solved_at,
     })
 }
 
