@@ -7,14 +7,15 @@
 #
 # Needs target/release/tusk (or BIN=path), wrk and curl. The dataset is
 # generated once with `tusk seed` and reused by later runs (delete
-# /tmp/tusk-console-bench-* to start over). Prints wrk's latency
+# /tmp/tusk-console-bench-* to start over; DIR=… and PGDB=… reuse another
+# seeded dataset, e.g. the one of benches/reports.sh). Prints wrk's latency
 # distribution (p50/p90/p99) per URL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BACKEND=${1:-sqlite}
 N=${2:-1000000}
 BIN=${BIN:-$PWD/target/release/tusk}
-DIR=/tmp/tusk-console-bench-$BACKEND-$N
+DIR=${DIR:-/tmp/tusk-console-bench-$BACKEND-$N}
 PORT=${PORT:-18190}
 DURATION=${DURATION:-20s}
 mkdir -p "$DIR"
@@ -22,7 +23,7 @@ export TUSK_DATA_DIR=$DIR RUST_LOG=warn
 case "$BACKEND" in
     sqlite) export TUSK_DATABASE_URL=sqlite://$DIR/tusk.db ;;
     postgres)
-        DB=tusk_console_bench_$N
+        DB=${PGDB:-tusk_console_bench_$N}
         psql -h 127.0.0.1 -U postgres -d test -tAc "SELECT 1 FROM pg_database WHERE datname='$DB'" | grep -q 1 \
             || psql -h 127.0.0.1 -U postgres -d test -c "CREATE DATABASE $DB" >/dev/null
         export TUSK_DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB
@@ -33,8 +34,11 @@ if [ ! -f "$DIR/seeded" ]; then
     "$BIN" migrate >/dev/null
     echo "seeding $N tickets ($BACKEND)..."
     /usr/bin/time -f "seed: %e s" "$BIN" seed --tickets "$N"
-    echo "bench-password-123" | "$BIN" admin create-agent --email bench@tusk.example --name Bench --role admin >/dev/null
     touch "$DIR/seeded"
+fi
+if [ ! -f "$DIR/bench-agent" ]; then
+    echo "bench-password-123" | "$BIN" admin create-agent --email bench@tusk.example --name Bench --role admin >/dev/null
+    touch "$DIR/bench-agent"
 fi
 TUSK_SERVER_BIND=127.0.0.1:$PORT "$BIN" serve >/dev/null 2>"$DIR/serve.log" &
 PID=$!
@@ -51,7 +55,7 @@ SESSION=$(awk '$6 == "tusk_session" {print $7}' "$JAR")
 [ -n "$SESSION" ] || { echo "sign-in failed" >&2; exit 1; }
 TICKET=$((N / 2))
 
-for path in "/console/tickets?queue=unassigned" "/console/tickets?queue=all" \
+for path in "/console/tickets?queue=unassigned" "/console/tickets?queue=due" "/console/tickets?queue=all" \
             "/console/tickets?queue=all&plan=managed&priority=high" "/console/tickets/$TICKET"; do
     code=$(curl -s -o /dev/null -w "%{http_code}" -b "tusk_session=$SESSION" "http://127.0.0.1:$PORT$path")
     echo "== $path (HTTP $code)"
