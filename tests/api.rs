@@ -27,6 +27,7 @@ on_both_backends!(
     records_contract,
     bad_input_writes_nothing,
     openapi_document,
+    sla_explanation,
 );
 
 fn state(db: &TestDb) -> AppState {
@@ -168,6 +169,7 @@ fn authorization(db: &TestDb) {
             ("GET", "/api/v1/tickets/1001", None, Scope::TicketsRead),
             ("PATCH", "/api/v1/tickets/1001", Some(json!({"priority": "low"})), Scope::TicketsWrite),
             ("GET", "/api/v1/tickets/1001/messages", None, Scope::TicketsRead),
+            ("GET", "/api/v1/tickets/1001/sla", None, Scope::TicketsRead),
             (
                 "POST",
                 "/api/v1/tickets/1001/messages",
@@ -635,6 +637,7 @@ fn openapi_document(db: &TestDb) {
             "GET /api/v1/tickets",
             "GET /api/v1/tickets/{number}",
             "GET /api/v1/tickets/{number}/messages",
+            "GET /api/v1/tickets/{number}/sla",
             "PATCH /api/v1/tickets/{number}",
             "POST /api/v1/tickets",
             "POST /api/v1/tickets/{number}/messages",
@@ -651,6 +654,13 @@ fn openapi_document(db: &TestDb) {
             assert_eq!(schemas[name]["additionalProperties"], json!(false), "{name}");
         }
         assert_eq!(schemas["TicketStatus"]["enum"], json!(["new", "open", "pending", "on_hold", "solved", "closed"]));
+        // The SLA answer's nested schemas are all defined (no dangling $ref).
+        for name in
+            ["TicketSlaOut", "SlaClockOut", "SlaStepOut", "SlaSegmentOut", "SlaMetric", "SlaOutcome", "SlaSegmentKind"]
+        {
+            assert!(schemas.contains_key(name), "{name} missing from {:?}", schemas.keys().collect::<Vec<_>>());
+        }
+        assert_eq!(schemas["SlaMetric"]["enum"], json!(["first_response", "next_response", "resolution"]));
         assert!(d["components"]["securitySchemes"]["bearer"].is_object());
         // Every documented query parameter of the list is accepted by the handler.
         let params: Vec<&str> = paths["/api/v1/tickets"]["get"]["parameters"]
@@ -680,5 +690,193 @@ fn openapi_document(db: &TestDb) {
             .collect();
         let r = call(&app, req("GET", &format!("/api/v1/tickets?{}", q.join("&")), Some(&t))).await;
         assert_eq!(r.0, 200, "{r:?}");
+    });
+}
+
+/// A ticket opened at `at` by `requester` (its institution decides the tier).
+fn ticket_opened_at(
+    conn: &mut AnyConnection,
+    requester: tusk::db::ContactId,
+    priority: tusk::db::Priority,
+    at: chrono::DateTime<chrono::Utc>,
+) -> tusk::db::models::Ticket {
+    use tusk::domain::tickets::{self, Author, MessageInput, TicketInput};
+    let mut first = MessageInput::new(
+        tusk::db::MessageKind::Inbound,
+        Author::Contact(requester),
+        "The federation relay is down",
+        format!("open{}@x", at.timestamp()),
+    );
+    first.at = Some(at.naive_utc());
+    tickets::create(
+        conn,
+        TicketInput {
+            subject: "Relay down".into(),
+            requester,
+            institution: None,
+            institution_from_requester: true,
+            instance: None,
+            priority,
+            category: None,
+            channel: tusk::db::Channel::Email,
+            status: None,
+            assignee: None,
+            tags: vec![],
+            triage_reason: None,
+            first_message: first,
+        },
+        Actor::Contact(requester),
+    )
+    .unwrap()
+    .0
+}
+
+fn sla_explanation(db: &TestDb) {
+    use chrono::{DateTime, TimeZone, Utc};
+    use tusk::db::{MessageKind, Priority};
+    use tusk::domain::contacts;
+    use tusk::domain::tickets::{self, Author, MessageInput};
+    actix_web::rt::System::new().block_on(async {
+        let app = test::init_service(build_app(state(db))).await;
+        let mut conn = db.conn();
+        let agent = seed_records(&mut conn);
+        let reader = token(&mut conn, &[Scope::TicketsRead]);
+        let writer = token(&mut conn, &[Scope::TicketsWrite]);
+        // Friday 6 March 2026 (Paris is UTC+1): an urgent ticket of the
+        // managed tier (uni-a's default plan) runs around the clock, 1 h to
+        // respond, 4 h to resolve.
+        let at = |h: u32, m: u32| Utc.with_ymd_and_hms(2026, 3, 6, h, m, 0).unwrap();
+        let ada = contacts::find_or_create(&mut conn, "ada@uni-a.example", None, Actor::System).unwrap();
+        let ticket = ticket_opened_at(&mut conn, ada.id, Priority::Urgent, at(17, 5));
+        let policies = tusk::sla::policy::SlaPolicies::from_config(&Config::defaults().unwrap()).unwrap();
+        tusk::sla::store::refresh(&mut conn, &ticket, &policies, at(17, 6)).unwrap();
+        let post = |conn: &mut AnyConnection, kind: MessageKind, author: Author, when: DateTime<Utc>| {
+            let mut m = MessageInput::new(kind, author, "text", format!("{kind}{}@x", when.timestamp()));
+            m.at = Some(when.naive_utc());
+            tickets::add_message(conn, ticket.id, m, Actor::System).unwrap();
+        };
+        // First reply after 30 min; the customer writes again at 18:00, is
+        // answered at 19:30 (30 min late), and writes again at 19:45.
+        post(&mut conn, MessageKind::Reply, Author::Agent(agent), at(17, 35));
+        post(&mut conn, MessageKind::Inbound, Author::Contact(ada.id), at(18, 0));
+        post(&mut conn, MessageKind::Reply, Author::Agent(agent), at(19, 30));
+        post(&mut conn, MessageKind::Inbound, Author::Contact(ada.id), at(19, 45));
+        let uri = format!("/api/v1/tickets/{}/sla", ticket.number);
+
+        // Refused without a token, with another scope, for no such ticket.
+        problem(&call(&app, req("GET", &uri, None)).await, 401, "unauthorized");
+        problem(&call(&app, req("GET", &uri, Some(&writer))).await, 403, "forbidden");
+        problem(&call(&app, req("GET", "/api/v1/tickets/999999/sla", Some(&reader))).await, 404, "not-found");
+        problem(&call(&app, req("GET", "/api/v1/tickets/abc/sla", Some(&reader))).await, 422, "invalid-input");
+
+        let answer = call(&app, req("GET", &uri, Some(&reader))).await;
+        assert_eq!(answer.0, 200, "{answer:?}");
+        assert_eq!(answer.1, "application/json");
+        let s = &answer.2;
+        assert_eq!(s["number"], ticket.number);
+        assert_eq!(s["tier"], "managed");
+        assert_eq!(s["timezone"], "Europe/Paris");
+        assert_eq!(s["paused_now"], false);
+        let clocks = s["clocks"].as_array().unwrap();
+        let order: Vec<(&str, i64)> =
+            clocks.iter().map(|c| (c["metric"].as_str().unwrap(), c["cycle"].as_i64().unwrap())).collect();
+        assert_eq!(order, vec![("first_response", 0), ("next_response", 0), ("next_response", 1), ("resolution", 0)]);
+        let seg = |kind: &str, start: &str, end: &str| json!({"kind": kind, "status": null, "start": start, "end": end});
+
+        // Met after 30 min: due 18:05 UTC had it kept running.
+        let first = &clocks[0];
+        assert_eq!(first["target_secs"], 3600);
+        assert_eq!(first["start"], "2026-03-06T17:05:00Z");
+        assert_eq!(first["stop"], "2026-03-06T17:35:00Z");
+        assert_eq!(first["due_at"], "2026-03-06T18:05:00Z");
+        assert_eq!(first["elapsed_business_secs"], 1800);
+        assert_eq!(first["paused_secs"], 0);
+        assert_eq!(first["outcome"], "met");
+        assert_eq!(first["percent_used"], 50);
+        assert_eq!(
+            first["explanation"],
+            "met Fri 06 Mar 18:35 after 30 min business time because: \
+             first_response clock started Fri 06 Mar 18:05 (target 1 h business time)"
+        );
+        assert_eq!(
+            first["steps"],
+            json!([
+                {"at": "2026-03-06T17:05:00Z", "text": "first_response clock started Fri 06 Mar 18:05 (target 1 h business time)"},
+                {"at": "2026-03-06T17:35:00Z", "text": "met Fri 06 Mar 18:35 after 30 min business time"},
+            ])
+        );
+        assert_eq!(first["segments"], json!([seg("running", "2026-03-06T17:05:00Z", "2026-03-06T17:35:00Z")]));
+
+        // The first next-response cycle: due 19:00 UTC, answered 19:30.
+        let next = &clocks[1];
+        assert_eq!(next["target_secs"], 3600);
+        assert_eq!(next["start"], "2026-03-06T18:00:00Z");
+        assert_eq!(next["stop"], "2026-03-06T19:30:00Z");
+        assert_eq!(next["due_at"], "2026-03-06T19:00:00Z");
+        assert_eq!(next["elapsed_business_secs"], 5400);
+        assert_eq!(next["outcome"], "breached");
+        assert_eq!(next["percent_used"], 150);
+        assert_eq!(
+            next["explanation"],
+            "breached: due Fri 06 Mar 20:00, stopped Fri 06 Mar 20:30 after 1 h 30 min business time because: \
+             next_response clock started Fri 06 Mar 19:00 (target 1 h business time), overdue since Fri 06 Mar 20:00"
+        );
+        assert_eq!(
+            next["segments"],
+            json!([
+                seg("running", "2026-03-06T18:00:00Z", "2026-03-06T19:00:00Z"),
+                seg("breached", "2026-03-06T19:00:00Z", "2026-03-06T19:30:00Z"),
+            ])
+        );
+
+        // The second cycle and the resolution still run, long overdue.
+        let now = Utc::now();
+        for (clock, start, due, explanation) in [
+            (
+                &clocks[2],
+                "2026-03-06T19:45:00Z",
+                "2026-03-06T20:45:00Z",
+                "due Fri 06 Mar 21:45 because: next_response clock started Fri 06 Mar 20:45 \
+                 (target 1 h business time), overdue since Fri 06 Mar 21:45",
+            ),
+            (
+                &clocks[3],
+                "2026-03-06T17:05:00Z",
+                "2026-03-06T21:05:00Z",
+                "due Fri 06 Mar 22:05 because: resolution clock started Fri 06 Mar 18:05 \
+                 (target 4 h business time), overdue since Fri 06 Mar 22:05",
+            ),
+        ] {
+            assert_eq!(clock["start"], start);
+            assert_eq!(clock["stop"], Value::Null);
+            assert_eq!(clock["due_at"], due);
+            assert_eq!(clock["outcome"], "overdue");
+            assert_eq!(clock["explanation"], explanation);
+            let segments = clock["segments"].as_array().unwrap();
+            assert_eq!(segments.len(), 2, "the status change at 17:35 does not split the running stretch");
+            assert_eq!(segments[0], seg("running", start, due));
+            assert_eq!((segments[1]["kind"].as_str(), segments[1]["start"].as_str()), (Some("breached"), Some(due)));
+            // Around the clock: the business time is the wall-clock time up to the request.
+            let end = DateTime::parse_from_rfc3339(segments[1]["end"].as_str().unwrap()).unwrap();
+            assert!((now - end.with_timezone(&Utc)).num_seconds().abs() < 60, "{end} vs {now}");
+            let started = DateTime::parse_from_rfc3339(start).unwrap().with_timezone(&Utc);
+            let elapsed = clock["elapsed_business_secs"].as_i64().unwrap();
+            assert!((elapsed - (end.with_timezone(&Utc) - started).num_seconds()).abs() <= 1, "{clock}");
+            let target = clock["target_secs"].as_i64().unwrap();
+            assert_eq!(clock["percent_used"].as_i64().unwrap(), elapsed * 100 / target);
+        }
+        assert_eq!(clocks[3]["target_secs"], 14400);
+        // The stored due instant agrees.
+        let row = tusk::sla::store::row_of(&mut conn, ticket.id).unwrap().unwrap();
+        assert_eq!(row.resolution_due_at.map(|d| d.and_utc()), Some(at(21, 5)));
+
+        // A ticket no policy was applied to yet: no tier, no clocks.
+        let fresh = ticket_opened_at(&mut conn, ada.id, Priority::Normal, at(18, 0));
+        let answer = call(&app, req("GET", &format!("/api/v1/tickets/{}/sla", fresh.number), Some(&reader))).await;
+        assert_eq!(answer.0, 200, "{answer:?}");
+        assert_eq!(
+            answer.2,
+            json!({"number": fresh.number, "tier": null, "paused_now": false, "timezone": null, "clocks": []})
+        );
     });
 }

@@ -132,6 +132,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/tickets/{number}", web::patch().to(api::tickets::update_ticket))
         .route("/api/v1/tickets/{number}/messages", web::get().to(api::messages::list_messages))
         .route("/api/v1/tickets/{number}/messages", web::post().to(api::messages::create_message))
+        .route("/api/v1/tickets/{number}/sla", web::get().to(api::sla::show_ticket_sla))
         .route("/api/v1/institutions/{slug}", web::get().to(api::institutions::show_institution))
         .route("/api/v1/institutions/{slug}", web::put().to(api::institutions::upsert_institution))
         .route("/api/v1/institutions/{slug}", web::delete().to(api::institutions::delete_institution))

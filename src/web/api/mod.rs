@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod reports;
 pub mod schema;
 pub mod search;
+pub mod sla;
 pub mod tickets;
 
 pub use auth::ApiCaller;

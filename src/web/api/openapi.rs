@@ -8,7 +8,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{instances, institutions, messages, reports, schema, search, tickets};
+use super::{instances, institutions, messages, reports, schema, search, sla, tickets};
 
 struct BearerAuth;
 
@@ -43,6 +43,7 @@ impl Modify for BearerAuth {
         tickets::create_ticket,
         tickets::show_ticket,
         tickets::update_ticket,
+        sla::show_ticket_sla,
         messages::list_messages,
         messages::create_message,
         institutions::show_institution,
