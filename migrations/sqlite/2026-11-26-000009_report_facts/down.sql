@@ -1,3 +1,4 @@
+DROP INDEX tickets_triage_status;
 DROP INDEX ticket_sla_backlog;
 DROP INDEX tickets_backlog;
 CREATE INDEX tickets_report_created ON tickets (created_at, id, institution_id, instance_id, assignee_id, status);
