@@ -318,6 +318,13 @@ where
     }
 }
 
+/// `'a', 'b', …`: SQL string literals for an `IN (…)` list of names the
+/// code chooses (stored enum texts), for the few statements written as SQL
+/// text. Quotes are doubled, so a literal can never end early.
+pub fn sql_literals<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    names.into_iter().map(|n| format!("'{}'", n.replace('\'', "''"))).collect::<Vec<_>>().join(", ")
+}
+
 /// The current UTC time, truncated to microseconds so that it round-trips
 /// exactly through both backends.
 pub fn now() -> chrono::NaiveDateTime {
@@ -335,6 +342,13 @@ pub fn truncate_micros(t: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sql_literals_are_quoted_and_escaped() {
+        assert_eq!(sql_literals(["new", "on_hold"]), "'new', 'on_hold'");
+        assert_eq!(sql_literals(["it's"]), "'it''s'");
+        assert_eq!(sql_literals([]), "");
+    }
 
     #[test]
     fn url_schemes() {

@@ -383,8 +383,7 @@ fn query(
     let unindexed =
         matches!(*conn, AnyConnection::Sqlite(_)) && matches!(sort.key, SortKey::Updated | SortKey::Created);
     let in_list = |column: &str, values: Vec<&'static str>| {
-        let quoted: Vec<String> = values.iter().map(|v| format!("'{v}'")).collect();
-        sql::<Bool>(&format!("+tickets.{column} IN ({})", quoted.join(", ")))
+        sql::<Bool>(&format!("+tickets.{column} IN ({})", crate::db::sql_literals(values)))
     };
     match filter.statuses.as_slice() {
         [] => {}

@@ -204,7 +204,7 @@ pub fn queue_counts(
     // Four capped counts in one statement: one prepare and one round trip
     // per page view, and no ids sent back. The SQL is fixed text; the agent
     // id is bound.
-    let open = OPEN_STATUSES.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(", ");
+    let open = crate::db::sql_literals(OPEN_STATUSES.iter().map(|s| s.as_str()));
     let capped = |cond: &str| format!("(SELECT COUNT(*) FROM (SELECT 1 FROM tickets WHERE {cond} LIMIT {cap}) c)");
     let me_param = match conn {
         AnyConnection::Sqlite(_) => "?",

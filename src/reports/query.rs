@@ -363,12 +363,7 @@ pub(super) fn backlog(conn: &mut AnyConnection, as_of: NaiveDateTime) -> AppResu
     // `none`): the difference, so that no ticket is joined to its SLA row.
     // The open statuses are listed (not `NOT IN` the done ones) so that the
     // `(status, created_at)` index answers alone.
-    let open = TicketStatus::ALL
-        .iter()
-        .filter(|s| !s.is_done())
-        .map(|s| format!("'{}'", s.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let open = crate::db::sql_literals(TicketStatus::ALL.iter().filter(|s| !s.is_done()).map(|s| s.as_str()));
     let sql = format!(
         "SELECT 'all' AS tier, {bucket} AS bucket, COUNT(*) AS n FROM tickets t \
          WHERE t.status IN ({open}) AND t.created_at <= ? GROUP BY 1, 2",

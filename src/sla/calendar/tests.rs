@@ -657,3 +657,24 @@ fn offset_table_matches_chrono_tz() {
     let autumn = utc("2026-10-25T01:00:00Z").timestamp();
     assert_eq!(berlin.piece_at(spring), offsets::Piece { start: spring, end: autumn, offset: 7200 });
 }
+
+#[test]
+fn compiled_calendars_are_shared_per_definition() {
+    let scheduled = |c: &Calendar| match &c.repr {
+        Repr::Scheduled(s) => Arc::clone(s),
+        Repr::AlwaysOpen(_) => panic!("expected a schedule"),
+    };
+    let berlin = "timezone = \"Europe/Berlin\"\nhours = { mon = [\"09:00-17:00\"] }";
+    let a = calendar(berlin);
+    let b = calendar(berlin);
+    assert!(Arc::ptr_eq(&scheduled(&a), &scheduled(&b)), "compiled once, then shared");
+    let other = calendar("timezone = \"Europe/Berlin\"\nhours = { mon = [\"09:00-18:00\"] }");
+    assert!(!Arc::ptr_eq(&scheduled(&a), &scheduled(&other)), "another definition, another calendar");
+    let monday_evening = local("Europe/Berlin", "2026-11-30 17:30");
+    assert!(!a.is_open(monday_evening));
+    assert!(other.is_open(monday_evening));
+    // Errors are not cached: the same bad definition fails every time.
+    let bad = "timezone = \"Mars/Olympus\"\nalways = true";
+    assert!(matches!(compile_error(bad), CalendarError::UnknownTimezone { .. }));
+    assert!(matches!(compile_error(bad), CalendarError::UnknownTimezone { .. }));
+}
