@@ -223,6 +223,10 @@ pub struct PlanConfig {
 #[serde(deny_unknown_fields)]
 pub struct MailConfig {
     pub max_message_bytes: usize,
+    /// Raw messages and attachments up to this size are kept in the
+    /// database (table `blob_data`), larger ones as files under
+    /// `data_dir/blobs`.
+    pub inline_blob_max_bytes: usize,
     pub refuse_over_bytes: usize,
     pub inbound_token: Secret,
     pub inbound_token_file: String,

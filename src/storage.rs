@@ -1,13 +1,30 @@
-//! Content-addressed blob store for raw mail and attachments, under
-//! `<data_dir>/blobs/ab/cd/<sha256>`. A blob is written to a temporary file,
-//! flushed to disk and renamed into place, so a crash never leaves a partial
-//! blob under its final name; storing the same bytes twice is a no-op.
+//! Content-addressed blob store for raw mail and attachments.
+//!
+//! Two places, one address (the SHA-256 of the content):
+//! - **in the database** (table `blob_data`), for blobs up to
+//!   `mail.inline_blob_max_bytes`: written by the pipeline in the same
+//!   transaction as the receipt or message that refers to them
+//!   ([`BlobStore::insert_inline`]), so they are exactly as durable as that
+//!   row, and cost one row instead of a file (an inode, a rename and a
+//!   directory entry) per message;
+//! - **as files** under `<data_dir>/blobs/ab/cd/<sha256>`, for larger blobs
+//!   and for uploads: written to a temporary file, flushed to disk and
+//!   renamed into place, so a crash never leaves a partial blob under its
+//!   final name.
+//!
+//! Storing the same bytes twice is a no-op in both. [`BlobStore::load`]
+//! reads either; [`BlobStore::get`] reads files only.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use diesel::prelude::*;
 use sha2::{Digest, Sha256};
+
+use crate::db::AnyConnection;
+use crate::db::schema::blob_data;
+use crate::error::{AppError, AppResult};
 
 /// A stored blob's address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +39,12 @@ pub struct BlobStore {
     root: PathBuf,
     /// Fan-out directories known to exist (saves a mkdir per blob).
     made_dirs: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<PathBuf>>>,
+    /// Blobs up to this size go to the database (`blob_data`).
+    inline_max: usize,
 }
+
+/// The default of `mail.inline_blob_max_bytes`.
+pub const DEFAULT_INLINE_MAX_BYTES: usize = 256 * 1024;
 
 /// The hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -38,7 +60,70 @@ impl BlobStore {
     pub fn open(data_dir: &Path) -> io::Result<Self> {
         let root = data_dir.join("blobs");
         fs::create_dir_all(root.join("tmp"))?;
-        Ok(Self { root, made_dirs: Default::default() })
+        Ok(Self { root, made_dirs: Default::default(), inline_max: DEFAULT_INLINE_MAX_BYTES })
+    }
+
+    /// The same store keeping blobs up to `bytes` in the database (0: none).
+    pub fn with_inline_max(mut self, bytes: usize) -> Self {
+        self.inline_max = bytes;
+        self
+    }
+
+    /// Whether a blob of `size` bytes is kept in the database.
+    pub fn is_inline(&self, size: usize) -> bool {
+        size <= self.inline_max
+    }
+
+    /// Stores a blob in the database (no-op when present); call it in the
+    /// transaction that writes the row referring to it.
+    pub fn insert_inline(conn: &mut AnyConnection, sha256: &str, bytes: &[u8]) -> AppResult<()> {
+        let values = (
+            blob_data::sha256.eq(sha256),
+            blob_data::size_bytes.eq(i64::try_from(bytes.len()).unwrap_or(i64::MAX)),
+            blob_data::data.eq(bytes),
+        );
+        match conn {
+            AnyConnection::Sqlite(c) => {
+                diesel::insert_into(blob_data::table).values(values).on_conflict_do_nothing().execute(c)?
+            }
+            AnyConnection::Postgresql(c) => {
+                diesel::insert_into(blob_data::table).values(values).on_conflict_do_nothing().execute(c)?
+            }
+        };
+        Ok(())
+    }
+
+    /// Stores `bytes` where their size says: in the database through `conn`
+    /// (committed with the caller's transaction), or as a durable file.
+    pub fn put_in(&self, conn: &mut AnyConnection, bytes: &[u8]) -> AppResult<BlobRef> {
+        if self.is_inline(bytes.len()) {
+            let blob = BlobRef { sha256: sha256_hex(bytes), size: bytes.len() as u64 };
+            Self::insert_inline(conn, &blob.sha256, bytes)?;
+            Ok(blob)
+        } else {
+            self.put(bytes).map_err(|e| AppError::unavailable("cannot store a file", e))
+        }
+    }
+
+    /// Reads a blob from the database or, when not there, from its file,
+    /// checking that its content still matches its hash.
+    pub fn load(&self, conn: &mut AnyConnection, sha256: &str) -> AppResult<Vec<u8>> {
+        if !is_sha256_hex(sha256) {
+            return Err(AppError::internal(anyhow::anyhow!("blob address {sha256:?} is not a sha256 hash")));
+        }
+        let row: Option<Vec<u8>> =
+            blob_data::table.find(sha256).select(blob_data::data).first(conn).optional()?;
+        match row {
+            Some(bytes) if sha256_hex(&bytes) == sha256 => Ok(bytes),
+            Some(_) => Err(AppError::internal(anyhow::anyhow!("blob {sha256} is corrupt"))),
+            None => self.get(sha256).map_err(|e| AppError::internal(anyhow::anyhow!("reading blob {sha256}: {e}"))),
+        }
+    }
+
+    /// Whether a blob is stored, in the database or as a file.
+    pub fn exists(&self, conn: &mut AnyConnection, sha256: &str) -> AppResult<bool> {
+        let inline: i64 = blob_data::table.filter(blob_data::sha256.eq(sha256)).count().get_result(conn)?;
+        Ok(inline > 0 || self.contains(sha256))
     }
 
     /// Where the blob with this hash lives; `None` for a malformed hash (so

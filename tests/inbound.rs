@@ -459,7 +459,7 @@ fn quarantine_and_replay(db: &TestDb) {
     // The raw bytes of a quarantined message are kept; a retry with a larger
     // limit turns it into a ticket, and a second replay is a duplicate.
     let receipt = tusk::domain::intake::get_receipt(&mut conn, r.inbound_id).unwrap();
-    let raw = BlobStore::open(db.dir.path()).unwrap().get(&receipt.raw_blob).unwrap();
+    let raw = BlobStore::open(db.dir.path()).unwrap().load(&mut conn, &receipt.raw_blob).unwrap();
     assert_eq!(raw, big.raw());
     let roomy = intake(db);
     assert_eq!(roomy.replay(r.inbound_id).unwrap().outcome, Outcome::Created);

@@ -2,6 +2,38 @@
 //! embedded migrations, and the helper that runs blocking database work off
 //! the async executor.
 
+/// Whether the SQLite library has the query-planner stability guarantee
+/// on (`SQLITE_ENABLE_QPSG`, set by `.cargo/config.toml`): without it a
+/// statement whose LIMIT is a bound parameter is re-prepared on every run.
+pub fn sqlite_planner_is_stable(conn: &mut AnyConnection) -> bool {
+    use diesel::dsl::sql;
+    use diesel::sql_types::Bool;
+    match conn {
+        AnyConnection::Sqlite(c) => diesel::select(sql::<Bool>("sqlite_compileoption_used('ENABLE_QPSG')"))
+            .get_result::<bool>(c)
+            .unwrap_or(false),
+        AnyConnection::Postgresql(_) => true,
+    }
+}
+
+/// Runs one diesel statement on the concrete connection inside an
+/// [`AnyConnection`]: `on_backend!(conn, |c| query.execute(c))`.
+///
+/// Statements run through `AnyConnection` itself are rendered to SQL and
+/// prepared again on every call (diesel's multi-connection wrapper builds the
+/// SQL text to forward it); on the concrete connection a statement with a
+/// static shape is prepared once per connection and reused. Hot paths (one
+/// statement per inbound message, per page view) go through this.
+#[macro_export]
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::AnyConnection::Sqlite($c) => $body,
+            $crate::db::AnyConnection::Postgresql($c) => $body,
+        }
+    };
+}
+
 pub mod models;
 pub mod schema;
 pub mod types;
@@ -181,6 +213,15 @@ impl Db {
             .error_handler(Box::new(r2d2::LoggingErrorHandler))
             .build(manager)
             .map_err(|e| anyhow::anyhow!("cannot connect to the database at {}: {e}", url.redacted()))?;
+        if url.kind == BackendKind::Sqlite
+            && let Ok(mut conn) = pool.get()
+            && !sqlite_planner_is_stable(&mut conn)
+        {
+            tracing::warn!(
+                "this SQLite was built without SQLITE_ENABLE_QPSG (see .cargo/config.toml): statements with a \
+                 LIMIT are compiled again on every call, which slows every page"
+            );
+        }
         Ok(Db { pool, url })
     }
 
@@ -348,6 +389,12 @@ mod tests {
         assert_eq!(sql_literals(["new", "on_hold"]), "'new', 'on_hold'");
         assert_eq!(sql_literals(["it's"]), "'it''s'");
         assert_eq!(sql_literals([]), "");
+    }
+
+    #[test]
+    fn sqlite_is_built_with_a_stable_query_planner() {
+        let mut conn = AnyConnection::Sqlite(diesel::SqliteConnection::establish(":memory:").unwrap());
+        assert!(sqlite_planner_is_stable(&mut conn), "LIBSQLITE3_FLAGS from .cargo/config.toml was not applied");
     }
 
     #[test]

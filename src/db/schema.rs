@@ -193,6 +193,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    blob_data (sha256) {
+        sha256 -> Text,
+        size_bytes -> BigInt,
+        data -> Binary,
+    }
+}
+
+diesel::table! {
     inbound_messages (id) {
         id -> BigInt,
         raw_blob -> Text,
@@ -353,6 +361,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     mail_outbox,
     search_outbox,
     inbound_messages,
+    blob_data,
     ticket_sla,
     sla_segments,
     sla_notices,

@@ -71,18 +71,18 @@ pub fn create(
 }
 
 pub fn by_email(conn: &mut AnyConnection, email: &str) -> AppResult<Option<Agent>> {
-    Ok(agents::table
+    Ok(crate::on_backend!(conn, |c| agents::table
         .filter(agents::email.eq(email.trim().to_lowercase()))
         .select(Agent::as_select())
-        .first(conn)
+        .first(c))
         .optional()?)
 }
 
 pub fn get(conn: &mut AnyConnection, id: AgentId) -> AppResult<Agent> {
-    agents::table
+    crate::on_backend!(conn, |c| agents::table
         .find(id)
         .select(Agent::as_select())
-        .first(conn)
+        .first(c))
         .optional()?
         .ok_or_else(|| AppError::not_found(format!("agent {id} not found")))
 }

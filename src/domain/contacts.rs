@@ -58,18 +58,18 @@ pub fn find_or_create(conn: &mut AnyConnection, email: &str, name: Option<&str>,
 }
 
 pub fn by_email(conn: &mut AnyConnection, email: &str) -> AppResult<Option<Contact>> {
-    Ok(contacts::table
+    Ok(crate::on_backend!(conn, |c| contacts::table
         .filter(contacts::email.eq(email.trim().to_lowercase()))
         .select(Contact::as_select())
-        .first(conn)
+        .first(c))
         .optional()?)
 }
 
 pub fn get(conn: &mut AnyConnection, id: ContactId) -> AppResult<Contact> {
-    contacts::table
+    crate::on_backend!(conn, |c| contacts::table
         .find(id)
         .select(Contact::as_select())
-        .first(conn)
+        .first(c))
         .optional()?
         .ok_or_else(|| AppError::not_found(format!("contact {id} not found")))
 }

@@ -64,21 +64,20 @@ impl EventRecord {
     /// Writes the event, by `actor`, at `at`.
     pub fn write(&self, conn: &mut AnyConnection, actor: Actor, at: NaiveDateTime) -> AppResult<()> {
         let data = self.data.as_ref().map(|d| d.to_string());
-        diesel::insert_into(events::table)
-            .values(NewEventRow {
-                ticket_id: self.ticket_id,
-                subject_type: self.subject_type,
-                subject_id: self.subject_id,
-                action: self.action,
-                actor_kind: actor.kind(),
-                actor_id: actor.id(),
-                field: self.field,
-                old_value: self.old_value.as_deref(),
-                new_value: self.new_value.as_deref(),
-                data: data.as_deref(),
-                created_at: at,
-            })
-            .execute(conn)?;
+        let row = NewEventRow {
+            ticket_id: self.ticket_id,
+            subject_type: self.subject_type,
+            subject_id: self.subject_id,
+            action: self.action,
+            actor_kind: actor.kind(),
+            actor_id: actor.id(),
+            field: self.field,
+            old_value: self.old_value.as_deref(),
+            new_value: self.new_value.as_deref(),
+            data: data.as_deref(),
+            created_at: at,
+        };
+        crate::on_backend!(conn, |c| diesel::insert_into(events::table).values(&row).execute(c))?;
         Ok(())
     }
 }

@@ -179,17 +179,18 @@ pub fn record_receipt(
         format!("stored raw as {raw_blob}")
     ])
     .to_string();
-    Ok(diesel::insert_into(inbound_messages::table)
-        .values(NewInboundMessage {
-            raw_blob,
-            size_bytes: i64::try_from(size).unwrap_or(i64::MAX),
-            source: source.as_str(),
-            origin,
-            trace: &trace,
-            received_at: at,
-        })
+    let row = NewInboundMessage {
+        raw_blob,
+        size_bytes: i64::try_from(size).unwrap_or(i64::MAX),
+        source: source.as_str(),
+        origin,
+        trace: &trace,
+        received_at: at,
+    };
+    Ok(crate::on_backend!(conn, |c| diesel::insert_into(inbound_messages::table)
+        .values(&row)
         .returning(inbound_messages::id)
-        .get_result(conn)?)
+        .get_result(c))?)
 }
 
 pub fn get_receipt(conn: &mut AnyConnection, id: i64) -> AppResult<InboundMessage> {
@@ -208,20 +209,19 @@ fn read_trace(receipt: &InboundMessage) -> Vec<String> {
 /// Finishes a receipt with an outcome.
 fn finish(conn: &mut AnyConnection, id: i64, result: &IntakeResult, msg: Option<&IncomingMessage>) -> AppResult<()> {
     let trace = serde_json::to_string(&result.trace).map_err(anyhow::Error::from)?;
-    diesel::update(inbound_messages::table.find(id))
-        .set((
-            inbound_messages::outcome.eq(result.outcome.as_str()),
-            inbound_messages::reason.eq(&result.reason),
-            inbound_messages::ticket_id.eq(result.ticket_id),
-            inbound_messages::message_ref.eq(result.message_id),
-            inbound_messages::trace.eq(&trace),
-            inbound_messages::attempts.eq(inbound_messages::attempts + 1),
-            inbound_messages::processed_at.eq(Some(now())),
-            inbound_messages::stable_id.eq(msg.map(|m| m.stable_id.as_str())),
-            inbound_messages::from_address.eq(msg.and_then(|m| m.from_email.as_deref())),
-            inbound_messages::subject.eq(msg.map(|m| m.subject.chars().take(500).collect::<String>())),
-        ))
-        .execute(conn)?;
+    let changes = (
+        inbound_messages::outcome.eq(result.outcome.as_str()),
+        inbound_messages::reason.eq(&result.reason),
+        inbound_messages::ticket_id.eq(result.ticket_id),
+        inbound_messages::message_ref.eq(result.message_id),
+        inbound_messages::trace.eq(&trace),
+        inbound_messages::attempts.eq(inbound_messages::attempts + 1),
+        inbound_messages::processed_at.eq(Some(now())),
+        inbound_messages::stable_id.eq(msg.map(|m| m.stable_id.as_str())),
+        inbound_messages::from_address.eq(msg.and_then(|m| m.from_email.as_deref())),
+        inbound_messages::subject.eq(msg.map(|m| m.subject.chars().take(500).collect::<String>())),
+    );
+    crate::on_backend!(conn, |c| diesel::update(inbound_messages::table.find(id)).set(changes).execute(c))?;
     Ok(())
 }
 
@@ -377,12 +377,16 @@ fn decide_inner(
         trace.push(format!("duplicate of message {} in ticket #{}", existing.id, ticket.number));
         return decided(Outcome::Duplicate, Some(ticket), Some(existing.id), None);
     }
-    let earlier: Option<i64> = inbound_messages::table
+    let earlier: Option<i64> = crate::on_backend!(conn, |c| inbound_messages::table
         .filter(inbound_messages::stable_id.eq(&msg.stable_id))
         .filter(inbound_messages::id.ne(inbound_id))
-        .filter(inbound_messages::outcome.eq_any([Outcome::AutoReply.as_str(), Outcome::Bounce.as_str()]))
+        .filter(
+            inbound_messages::outcome
+                .eq(Outcome::AutoReply.as_str())
+                .or(inbound_messages::outcome.eq(Outcome::Bounce.as_str())),
+        )
         .select(inbound_messages::id)
-        .first(conn)
+        .first(c))
         .optional()?;
     if let Some(earlier) = earlier {
         trace.push(format!("duplicate of inbound message {earlier}"));
@@ -757,12 +761,12 @@ fn acknowledge(
     let recipients = vec![email.to_string()];
     let recipients_json = serde_json::to_string(&recipients).map_err(anyhow::Error::from)?;
     let since = now() - Duration::hours(1);
-    let recent: i64 = mail_outbox::table
+    let recent: i64 = crate::on_backend!(conn, |c| mail_outbox::table
         .filter(mail_outbox::kind.eq("acknowledgement"))
         .filter(mail_outbox::recipients.eq(&recipients_json))
         .filter(mail_outbox::created_at.ge(since))
         .count()
-        .get_result(conn)?;
+        .get_result(c))?;
     if recent >= settings.ack_limit_per_hour {
         trace.push(format!("acknowledgement not sent: {recent} already sent to {email} within an hour"));
         return Ok(());

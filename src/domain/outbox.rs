@@ -16,7 +16,7 @@ pub fn enqueue_ticket_index(
     op: SearchOp,
     at: NaiveDateTime,
 ) -> AppResult<()> {
-    diesel::insert_into(search_outbox::table)
+    crate::on_backend!(conn, |c| diesel::insert_into(search_outbox::table)
         .values(NewSearchOutboxRow {
             entity_type: "ticket",
             entity_id: ticket_id.0,
@@ -25,7 +25,7 @@ pub fn enqueue_ticket_index(
             next_attempt_at: at,
             created_at: at,
         })
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 
@@ -48,7 +48,7 @@ pub struct OutgoingMail<'a> {
 pub fn enqueue_mail(conn: &mut AnyConnection, mail: &OutgoingMail<'_>, at: NaiveDateTime) -> AppResult<i64> {
     let recipients = serde_json::to_string(mail.recipients).map_err(anyhow::Error::from)?;
     let payload = mail.payload.to_string();
-    let id = diesel::insert_into(mail_outbox::table)
+    let id = crate::on_backend!(conn, |c| diesel::insert_into(mail_outbox::table)
         .values(NewMailOutboxRow {
             kind: mail.kind,
             ticket_id: mail.ticket_id,
@@ -63,7 +63,7 @@ pub fn enqueue_mail(conn: &mut AnyConnection, mail: &OutgoingMail<'_>, at: Naive
             updated_at: at,
         })
         .returning(mail_outbox::id)
-        .get_result::<i64>(conn)?;
+        .get_result::<i64>(c))?;
     Ok(id)
 }
 

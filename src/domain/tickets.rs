@@ -151,13 +151,13 @@ pub fn create(conn: &mut AnyConnection, input: TicketInput, actor: Actor) -> App
         if let Some(agent) = input.assignee {
             ensure_assignable(conn, agent)?;
         }
-        let number: i64 = diesel::update(counters::table.find("ticket_number"))
+        let number: i64 = crate::on_backend!(conn, |c| diesel::update(counters::table.find("ticket_number"))
             .set(counters::value.eq(counters::value + 1))
             .returning(counters::value)
-            .get_result(conn)?;
+            .get_result(c))?;
         let status = input.status.unwrap_or(TicketStatus::New);
         let from_customer = input.first_message.kind == MessageKind::Inbound;
-        let mut ticket: Ticket = diesel::insert_into(tickets::table)
+        let mut ticket: Ticket = crate::on_backend!(conn, |c| diesel::insert_into(tickets::table)
             .values(NewTicket {
                 number,
                 subject: &subject,
@@ -175,7 +175,7 @@ pub fn create(conn: &mut AnyConnection, input: TicketInput, actor: Actor) -> App
                 updated_at: at,
                 last_customer_message_at: from_customer.then_some(at),
             })
-            .get_result(conn)?;
+            .get_result(c))?;
         if status.is_done() {
             let column_time = Some(at);
             ticket = diesel::update(tickets::table.find(ticket.id))
@@ -186,9 +186,9 @@ pub fn create(conn: &mut AnyConnection, input: TicketInput, actor: Actor) -> App
                 .get_result(conn)?;
         }
         for tag in &tags {
-            diesel::insert_into(ticket_tags::table)
+            crate::on_backend!(conn, |c| diesel::insert_into(ticket_tags::table)
                 .values((ticket_tags::ticket_id.eq(ticket.id), ticket_tags::tag.eq(tag)))
-                .execute(conn)?;
+                .execute(c))?;
         }
         EventRecord::ticket(ticket.id, "ticket.created")
             .data(serde_json::json!({
@@ -259,7 +259,7 @@ fn insert_message(
         Author::System => (None, None),
     };
     let message_id = input.message_id.trim();
-    let inserted = diesel::insert_into(messages::table)
+    let inserted = crate::on_backend!(conn, |c| diesel::insert_into(messages::table)
         .values(NewMessageRow {
             ticket_id,
             kind: input.kind,
@@ -278,7 +278,7 @@ fn insert_message(
             raw_blob: input.raw_blob.as_deref(),
             created_at: at,
         })
-        .get_result::<Message>(conn);
+        .get_result::<Message>(c));
     let message = match inserted {
         Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
             return Err(AppError::conflict(format!("a message with Message-ID <{message_id}> already exists")));
@@ -289,7 +289,7 @@ fn insert_message(
         if a.sha256.len() != 64 || !a.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(AppError::invalid("an attachment's sha256 must be 64 hex digits"));
         }
-        diesel::insert_into(attachments::table)
+        crate::on_backend!(conn, |c| diesel::insert_into(attachments::table)
             .values(NewAttachmentRow {
                 message_id: message.id,
                 sha256: &a.sha256,
@@ -300,7 +300,7 @@ fn insert_message(
                 inline: a.inline,
                 created_at: at,
             })
-            .execute(conn)?;
+            .execute(c))?;
     }
     Ok(message)
 }
@@ -570,10 +570,10 @@ fn normalize_tags(tags: &[String]) -> AppResult<Vec<String>> {
 }
 
 pub fn get(conn: &mut AnyConnection, id: TicketId) -> AppResult<Ticket> {
-    tickets::table
+    crate::on_backend!(conn, |c| tickets::table
         .find(id)
         .select(Ticket::as_select())
-        .first(conn)
+        .first(c))
         .optional()?
         .ok_or_else(|| AppError::not_found(format!("ticket {id} not found")))
 }
@@ -611,9 +611,9 @@ pub fn attachments_of(conn: &mut AnyConnection, message_ids: &[crate::db::Messag
 
 /// The message with this RFC 5322 Message-ID, if Tusk has it.
 pub fn message_by_rfc_id(conn: &mut AnyConnection, message_id: &str) -> AppResult<Option<Message>> {
-    Ok(messages::table
+    Ok(crate::on_backend!(conn, |c| messages::table
         .filter(messages::message_id.eq(message_id.trim()))
         .select(Message::as_select())
-        .first(conn)
+        .first(c))
         .optional()?)
 }

@@ -173,24 +173,35 @@ fn read_sources(paths: &[PathBuf], tx: &std::sync::mpsc::SyncSender<Item>) {
 }
 
 /// Messages committed per database transaction (each in its own savepoint).
-const BATCH: usize = 200;
+const BATCH: usize = 1000;
+/// A batch is committed early once it holds this many bytes of blobs for the
+/// database, so that memory stays bounded whatever the messages' sizes.
+const BATCH_INLINE_BYTES: usize = 32 * 1024 * 1024;
 
 /// Commits prepared messages in source order (workers may finish out of
-/// order), in batches: the blobs of a batch are flushed with one `syncfs`,
-/// then the batch is committed in one transaction in which every message
+/// order), in batches: the file blobs of a batch, if any, are flushed with
+/// one `syncfs`, then the batch (with the blobs kept in the database) is
+/// committed in one transaction in which every message
 /// has its own savepoint, so one message's failure undoes only that message.
 fn commit_in_order(intake: &Intake, rx: Receiver<Done>, bar: &ProgressBar, report: &mut IngestReport) -> AppResult<()> {
     let mut conn = intake_conn(intake)?;
     let mut waiting: BTreeMap<u64, Done> = BTreeMap::new();
     let mut batch: Vec<Done> = Vec::with_capacity(BATCH);
     let mut next = 0u64;
+    let mut batch_bytes = 0usize;
     for done in rx {
         waiting.insert(done.seq(), done);
         while let Some(done) = waiting.remove(&next) {
             next += 1;
+            if let Done::Prepared { prepared, .. } = &done
+                && let Ok(p) = prepared.as_ref()
+            {
+                batch_bytes += p.inline_bytes();
+            }
             batch.push(done);
-            if batch.len() >= BATCH {
+            if batch.len() >= BATCH || batch_bytes >= BATCH_INLINE_BYTES {
                 commit_batch(intake, &mut conn, std::mem::take(&mut batch), bar, report)?;
+                batch_bytes = 0;
             }
         }
     }
@@ -207,7 +218,16 @@ fn commit_batch(
     if batch.is_empty() {
         return Ok(());
     }
-    intake.blobs().sync_filesystem().map_err(|e| AppError::unavailable("cannot flush stored messages to disk", e))?;
+    let wrote_files = batch.iter().any(|d| match d {
+        Done::Prepared { prepared, .. } => prepared.as_ref().as_ref().is_ok_and(|p| p.wrote_files),
+        Done::Unreadable { .. } => false,
+    });
+    if wrote_files {
+        intake
+            .blobs()
+            .sync_filesystem()
+            .map_err(|e| AppError::unavailable("cannot flush stored messages to disk", e))?;
+    }
     let mut results = Vec::with_capacity(batch.len());
     crate::db::write_transaction(conn, |conn| {
         for done in batch {

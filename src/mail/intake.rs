@@ -9,7 +9,7 @@ use crate::domain::intake::{self, IncomingMessage, IntakeResult, IntakeSettings,
 use crate::domain::tickets::AttachmentInput;
 use crate::error::{AppError, AppResult};
 use crate::mail::inbound::{self, Classification, InboundEmail};
-use crate::storage::BlobStore;
+use crate::storage::{BlobRef, BlobStore, sha256_hex};
 
 /// A message stored and parsed, not yet decided on.
 #[derive(Debug)]
@@ -19,6 +19,19 @@ pub struct Prepared {
     /// The facts to decide on, or why the message goes to quarantine.
     pub parsed: Result<IncomingMessage, String>,
     pub trace: Vec<String>,
+    /// Blobs kept in the database (raw bytes and small attachments), by
+    /// address: written with the receipt, in [`Intake::commit`].
+    pub inline_blobs: Vec<(String, Vec<u8>)>,
+    /// Whether any blob went to a file (which a batch must flush before it
+    /// commits).
+    pub wrote_files: bool,
+}
+
+impl Prepared {
+    /// Bytes held for the database.
+    pub fn inline_bytes(&self) -> usize {
+        self.inline_blobs.iter().map(|(_, b)| b.len()).sum()
+    }
 }
 
 /// The pipeline with its settings.
@@ -37,6 +50,7 @@ pub struct Intake {
 
 impl Intake {
     pub fn new(config: &Config, db: Db, blobs: BlobStore) -> Self {
+        let blobs = blobs.with_inline_max(config.mail.inline_blob_max_bytes);
         let support_address = config.support.address.trim().to_lowercase();
         let support_local = support_address.split('@').next().unwrap_or_default().to_string();
         Self {
@@ -85,8 +99,9 @@ impl Intake {
     }
 
     /// The part of receiving that needs no database: stores the raw bytes
-    /// and the attachments durably, parses and classifies. `tusk ingest`
-    /// runs it on several threads.
+    /// and the attachments too large for the database durably as files
+    /// (small ones are written with the receipt), parses and classifies.
+    /// `tusk ingest` runs it on several threads.
     pub fn prepare(&self, raw: &[u8]) -> AppResult<Prepared> {
         self.prepare_with(raw, true)
     }
@@ -94,8 +109,11 @@ impl Intake {
     /// As [`Intake::prepare`]; with `durable` false the blobs are flushed
     /// later by the caller ([`BlobStore::sync_filesystem`]) before it commits.
     pub fn prepare_with(&self, raw: &[u8], durable: bool) -> AppResult<Prepared> {
-        let blob =
-            self.blobs.put_with(raw, durable).map_err(|e| AppError::unavailable("cannot store the message", e))?;
+        let mut inline_blobs = Vec::new();
+        let mut wrote_files = false;
+        let blob = self
+            .keep(raw, durable, &mut inline_blobs, &mut wrote_files)
+            .map_err(|e| AppError::unavailable("cannot store the message", e))?;
         let mut trace = vec![format!("received {} bytes", raw.len()), format!("stored raw as {}", blob.sha256)];
         let parsed = if raw.len() > self.max_message_bytes {
             Err(format!(
@@ -109,7 +127,7 @@ impl Intake {
                 Ok(email) => {
                     let classification = inbound::classify(&email);
                     let attachments = self
-                        .store_attachments(&email, durable)
+                        .store_attachments(&email, durable, &mut inline_blobs, &mut wrote_files)
                         .map_err(|e| AppError::unavailable("cannot store attachments", e))?;
                     let incoming = self.incoming(&email, classification, attachments, &blob.sha256);
                     trace.push(format!(
@@ -122,7 +140,35 @@ impl Intake {
                 }
             }
         };
-        Ok(Prepared { raw_blob: blob.sha256, size: blob.size, parsed, trace })
+        Ok(Prepared { raw_blob: blob.sha256, size: blob.size, parsed, trace, inline_blobs, wrote_files })
+    }
+
+    /// Keeps a blob for the database when it is small enough, else writes
+    /// its file.
+    fn keep(
+        &self,
+        bytes: &[u8],
+        durable: bool,
+        inline: &mut Vec<(String, Vec<u8>)>,
+        wrote_files: &mut bool,
+    ) -> std::io::Result<BlobRef> {
+        if self.blobs.is_inline(bytes.len()) {
+            let blob = BlobRef { sha256: sha256_hex(bytes), size: bytes.len() as u64 };
+            if !inline.iter().any(|(sha, _)| *sha == blob.sha256) {
+                inline.push((blob.sha256.clone(), bytes.to_vec()));
+            }
+            Ok(blob)
+        } else {
+            *wrote_files = true;
+            self.blobs.put_with(bytes, durable)
+        }
+    }
+
+    fn store_inline(conn: &mut AnyConnection, blobs: &[(String, Vec<u8>)]) -> AppResult<()> {
+        for (sha, bytes) in blobs {
+            BlobStore::insert_inline(conn, sha, bytes)?;
+        }
+        Ok(())
     }
 
     /// Writes the receipt of a prepared message and decides its outcome.
@@ -133,7 +179,12 @@ impl Intake {
         source: IntakeSource,
         origin: Option<&str>,
     ) -> AppResult<IntakeResult> {
-        let inbound_id = intake::record_receipt(conn, &prepared.raw_blob, prepared.size, source, origin)?;
+        // The raw bytes and the receipt that refers to them commit together,
+        // before any processing.
+        let inbound_id = crate::db::write_transaction(conn, |conn| {
+            Self::store_inline(conn, &prepared.inline_blobs)?;
+            intake::record_receipt(conn, &prepared.raw_blob, prepared.size, source, origin)
+        })?;
         let mut trace = prepared.trace;
         if let Some(first) = trace.first_mut() {
             first.push_str(&format!(" via {}", source.as_str()));
@@ -161,11 +212,9 @@ impl Intake {
     pub fn replay(&self, inbound_id: i64) -> AppResult<IntakeResult> {
         let mut conn = self.db.get()?;
         let receipt = intake::get_receipt(&mut conn, inbound_id)?;
-        let raw = self
-            .blobs
-            .get(&receipt.raw_blob)
-            .map_err(|e| AppError::internal(anyhow::anyhow!("raw message {} unreadable: {e}", receipt.raw_blob)))?;
+        let raw = self.blobs.load(&mut conn, &receipt.raw_blob)?;
         let prepared = self.prepare(&raw)?;
+        Self::store_inline(&mut conn, &prepared.inline_blobs)?;
         let mut trace: Vec<String> = serde_json::from_str(&receipt.trace).unwrap_or_default();
         trace.push(format!("replayed (outcome was {})", receipt.outcome));
         trace.extend(prepared.trace.into_iter().skip(2));
@@ -192,12 +241,18 @@ impl Intake {
         Ok(n)
     }
 
-    fn store_attachments(&self, email: &InboundEmail, durable: bool) -> std::io::Result<Vec<AttachmentInput>> {
+    fn store_attachments(
+        &self,
+        email: &InboundEmail,
+        durable: bool,
+        inline: &mut Vec<(String, Vec<u8>)>,
+        wrote_files: &mut bool,
+    ) -> std::io::Result<Vec<AttachmentInput>> {
         email
             .attachments
             .iter()
             .map(|a| {
-                let blob = self.blobs.put_with(&a.data, durable)?;
+                let blob = self.keep(&a.data, durable, inline, wrote_files)?;
                 Ok(AttachmentInput {
                     sha256: blob.sha256,
                     filename: no_nul(&a.filename),

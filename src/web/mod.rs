@@ -49,7 +49,8 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: Config, db: Db) -> anyhow::Result<Self> {
         let blobs = BlobStore::open(&config.data_dir)
-            .map_err(|e| anyhow::anyhow!("cannot open the blob store under {}: {e}", config.data_dir.display()))?;
+            .map_err(|e| anyhow::anyhow!("cannot open the blob store under {}: {e}", config.data_dir.display()))?
+            .with_inline_max(config.mail.inline_blob_max_bytes);
         let plans = Plans::from_config(&config);
         let intake = Intake::new(&config, db.clone(), blobs.clone());
         let views = views::Views::new()?;

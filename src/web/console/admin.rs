@@ -173,10 +173,7 @@ async fn receipt_and_raw(state: &AppState, id: i64) -> Result<(crate::db::models
     let receipt = state.db.run(move |conn| intake::get_receipt(conn, id)).await?;
     let blobs = state.blobs.clone();
     let sha = receipt.raw_blob.clone();
-    let raw = web::block(move || blobs.get(&sha))
-        .await
-        .map_err(|e| AppError::internal(anyhow::anyhow!("reading a raw message: {e}")))?
-        .map_err(|e| AppError::internal(anyhow::anyhow!("reading raw message {id}: {e}")))?;
+    let raw = state.db.run(move |conn| blobs.load(conn, &sha)).await?;
     Ok((receipt, raw))
 }
 

@@ -632,10 +632,7 @@ pub async fn show_attachment(
 pub async fn attachment_response(state: &AppState, attachment: &Attachment) -> Result<HttpResponse, AppError> {
     let blobs = state.blobs.clone();
     let sha = attachment.sha256.clone();
-    let bytes = web::block(move || blobs.get(&sha))
-        .await
-        .map_err(|e| AppError::internal(anyhow::anyhow!("reading an attachment: {e}")))?
-        .map_err(|e| AppError::internal(anyhow::anyhow!("reading attachment blob: {e}")))?;
+    let bytes = state.db.run(move |conn| blobs.load(conn, &sha)).await?;
     let content_type = attachment.content_type.to_ascii_lowercase();
     let content_type = if SAFE_INLINE_TYPES.contains(&content_type.as_str()) {
         content_type
