@@ -111,8 +111,7 @@ impl BlobStore {
         if !is_sha256_hex(sha256) {
             return Err(AppError::internal(anyhow::anyhow!("blob address {sha256:?} is not a sha256 hash")));
         }
-        let row: Option<Vec<u8>> =
-            blob_data::table.find(sha256).select(blob_data::data).first(conn).optional()?;
+        let row: Option<Vec<u8>> = blob_data::table.find(sha256).select(blob_data::data).first(conn).optional()?;
         match row {
             Some(bytes) if sha256_hex(&bytes) == sha256 => Ok(bytes),
             Some(_) => Err(AppError::internal(anyhow::anyhow!("blob {sha256} is corrupt"))),

@@ -16,6 +16,10 @@ pub fn sqlite_planner_is_stable(conn: &mut AnyConnection) -> bool {
     }
 }
 
+/// Bytes of the SQLite file each pooled connection reads through a memory
+/// map (`PRAGMA mmap_size`).
+pub const SQLITE_MMAP_BYTES: u64 = 1 << 30;
+
 /// Runs one diesel statement on the concrete connection inside an
 /// [`AnyConnection`]: `on_backend!(conn, |c| query.execute(c))`.
 ///
@@ -141,7 +145,7 @@ impl ManageConnection for ConnectionManager {
                 // pages over a million tickets read many index pages.
                 conn.batch_execute(&format!(
                     "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {}; PRAGMA synchronous = {}; \
-                     PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -16384;",
+                     PRAGMA mmap_size = {SQLITE_MMAP_BYTES}; PRAGMA cache_size = -16384;",
                     self.sqlite_busy_timeout_ms,
                     if self.sqlite_synchronous_full { "FULL" } else { "NORMAL" }
                 ))
@@ -151,7 +155,16 @@ impl ManageConnection for ConnectionManager {
             BackendKind::Postgres => {
                 let mut conn =
                     diesel::PgConnection::establish(&self.url.target).map_err(r2d2::Error::ConnectionError)?;
-                conn.batch_execute("SET TIME ZONE 'UTC'").map_err(r2d2::Error::QueryError)?;
+                // Every execution of a prepared statement gets a plan for its
+                // actual parameters. PostgreSQL otherwise switches a cached
+                // statement to a generic plan after five runs and keeps it
+                // until the next ANALYZE; planned while a table was small
+                // (a new install, a bulk import, autovacuum behind), that
+                // plan scans the whole table for ever after: `tusk ingest`
+                // threaded replies by scanning every message. Tusk's
+                // statements plan in well under a millisecond.
+                conn.batch_execute("SET TIME ZONE 'UTC'; SET plan_cache_mode = force_custom_plan")
+                    .map_err(r2d2::Error::QueryError)?;
                 Ok(AnyConnection::Postgresql(conn))
             }
         }

@@ -387,7 +387,7 @@ fn decide_inner(
         )
         .select(inbound_messages::id)
         .first(c))
-        .optional()?;
+    .optional()?;
     if let Some(earlier) = earlier {
         trace.push(format!("duplicate of inbound message {earlier}"));
         return decided(Outcome::Duplicate, None, None, None);

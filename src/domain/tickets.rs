@@ -570,10 +570,7 @@ fn normalize_tags(tags: &[String]) -> AppResult<Vec<String>> {
 }
 
 pub fn get(conn: &mut AnyConnection, id: TicketId) -> AppResult<Ticket> {
-    crate::on_backend!(conn, |c| tickets::table
-        .find(id)
-        .select(Ticket::as_select())
-        .first(c))
+    crate::on_backend!(conn, |c| tickets::table.find(id).select(Ticket::as_select()).first(c))
         .optional()?
         .ok_or_else(|| AppError::not_found(format!("ticket {id} not found")))
 }
@@ -615,5 +612,5 @@ pub fn message_by_rfc_id(conn: &mut AnyConnection, message_id: &str) -> AppResul
         .filter(messages::message_id.eq(message_id.trim()))
         .select(Message::as_select())
         .first(c))
-        .optional()?)
+    .optional()?)
 }

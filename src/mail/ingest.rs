@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, sync_channel};
 
+use diesel::connection::SimpleConnection;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::inbound::{self, SourceMessage};
@@ -258,6 +259,40 @@ fn commit_batch(
     Ok(())
 }
 
-fn intake_conn(intake: &Intake) -> AppResult<crate::db::PooledConn> {
-    intake.db().get()
+/// The committing connection. On SQLite it reads the database file with
+/// plain reads rather than through the memory map the pool's connections
+/// use: an import touches index pages all over a growing file, and mapped
+/// pages count as the process's memory (a 1 GB mailbox took the resident
+/// size past 300 MB that way); the map comes back when the import ends.
+fn intake_conn(intake: &Intake) -> AppResult<UnmappedConn> {
+    let mut conn = intake.db().get()?;
+    if let crate::db::AnyConnection::Sqlite(c) = &mut *conn {
+        c.batch_execute("PRAGMA mmap_size = 0")?;
+    }
+    Ok(UnmappedConn(conn))
+}
+
+struct UnmappedConn(crate::db::PooledConn);
+
+impl std::ops::Deref for UnmappedConn {
+    type Target = crate::db::AnyConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for UnmappedConn {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for UnmappedConn {
+    fn drop(&mut self) {
+        if let crate::db::AnyConnection::Sqlite(c) = &mut *self.0
+            && let Err(e) = c.batch_execute(&format!("PRAGMA mmap_size = {}", crate::db::SQLITE_MMAP_BYTES))
+        {
+            tracing::warn!(error = %e, "could not restore the memory map of a pooled SQLite connection");
+        }
+    }
 }
