@@ -2,20 +2,6 @@
 //! embedded migrations, and the helper that runs blocking database work off
 //! the async executor.
 
-/// Whether the SQLite library has the query-planner stability guarantee
-/// on (`SQLITE_ENABLE_QPSG`, set by `.cargo/config.toml`): without it a
-/// statement whose LIMIT is a bound parameter is re-prepared on every run.
-pub fn sqlite_planner_is_stable(conn: &mut AnyConnection) -> bool {
-    use diesel::dsl::sql;
-    use diesel::sql_types::Bool;
-    match conn {
-        AnyConnection::Sqlite(c) => diesel::select(sql::<Bool>("sqlite_compileoption_used('ENABLE_QPSG')"))
-            .get_result::<bool>(c)
-            .unwrap_or(false),
-        AnyConnection::Postgresql(_) => true,
-    }
-}
-
 /// Bytes of the SQLite file each pooled connection reads through a memory
 /// map (`PRAGMA mmap_size`).
 pub const SQLITE_MMAP_BYTES: u64 = 1 << 30;
@@ -28,6 +14,14 @@ pub const SQLITE_MMAP_BYTES: u64 = 1 << 30;
 /// SQL text to forward it); on the concrete connection a statement with a
 /// static shape is prepared once per connection and reused. Hot paths (one
 /// statement per inbound message, per page view) go through this.
+///
+/// On SQLite, a statement whose LIMIT is a bound parameter (diesel's
+/// `.first()`) is compiled again on every run all the same: SQLite (3.47+)
+/// plans with the bound LIMIT and so expires the plan whenever it is bound.
+/// Lookups by a unique key therefore use `.get_result()` (no LIMIT) in hot
+/// paths. (Building SQLite with `SQLITE_ENABLE_QPSG` would stop the
+/// re-compiling, but also the LIMIT-aware plans the console's queue pages
+/// need: ten times slower over a million tickets.)
 #[macro_export]
 macro_rules! on_backend {
     ($conn:expr, |$c:ident| $body:expr) => {
@@ -226,15 +220,6 @@ impl Db {
             .error_handler(Box::new(r2d2::LoggingErrorHandler))
             .build(manager)
             .map_err(|e| anyhow::anyhow!("cannot connect to the database at {}: {e}", url.redacted()))?;
-        if url.kind == BackendKind::Sqlite
-            && let Ok(mut conn) = pool.get()
-            && !sqlite_planner_is_stable(&mut conn)
-        {
-            tracing::warn!(
-                "this SQLite was built without SQLITE_ENABLE_QPSG (see .cargo/config.toml): statements with a \
-                 LIMIT are compiled again on every call, which slows every page"
-            );
-        }
         Ok(Db { pool, url })
     }
 
@@ -402,12 +387,6 @@ mod tests {
         assert_eq!(sql_literals(["new", "on_hold"]), "'new', 'on_hold'");
         assert_eq!(sql_literals(["it's"]), "'it''s'");
         assert_eq!(sql_literals([]), "");
-    }
-
-    #[test]
-    fn sqlite_is_built_with_a_stable_query_planner() {
-        let mut conn = AnyConnection::Sqlite(diesel::SqliteConnection::establish(":memory:").unwrap());
-        assert!(sqlite_planner_is_stable(&mut conn), "LIBSQLITE3_FLAGS from .cargo/config.toml was not applied");
     }
 
     #[test]

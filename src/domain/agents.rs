@@ -74,12 +74,12 @@ pub fn by_email(conn: &mut AnyConnection, email: &str) -> AppResult<Option<Agent
     Ok(crate::on_backend!(conn, |c| agents::table
         .filter(agents::email.eq(email.trim().to_lowercase()))
         .select(Agent::as_select())
-        .first(c))
+        .get_result(c))
     .optional()?)
 }
 
 pub fn get(conn: &mut AnyConnection, id: AgentId) -> AppResult<Agent> {
-    crate::on_backend!(conn, |c| agents::table.find(id).select(Agent::as_select()).first(c))
+    crate::on_backend!(conn, |c| agents::table.find(id).select(Agent::as_select()).get_result(c))
         .optional()?
         .ok_or_else(|| AppError::not_found(format!("agent {id} not found")))
 }

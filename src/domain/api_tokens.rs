@@ -151,11 +151,12 @@ pub fn authenticate(conn: &mut AnyConnection, secret: &str) -> AppResult<Option<
     }
     let hash = hash_secret(secret);
     // The lookup is by the hash, so its timing says nothing about the secret.
-    let Some(token) = api_tokens::table
+    // Every API call: a cached statement (unique key, no LIMIT).
+    let Some(token) = crate::on_backend!(conn, |c| api_tokens::table
         .filter(api_tokens::token_hash.eq(&hash))
         .select(ApiToken::as_select())
-        .first(conn)
-        .optional()?
+        .get_result(c))
+    .optional()?
     else {
         return Ok(None);
     };

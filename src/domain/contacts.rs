@@ -61,12 +61,12 @@ pub fn by_email(conn: &mut AnyConnection, email: &str) -> AppResult<Option<Conta
     Ok(crate::on_backend!(conn, |c| contacts::table
         .filter(contacts::email.eq(email.trim().to_lowercase()))
         .select(Contact::as_select())
-        .first(c))
+        .get_result(c))
     .optional()?)
 }
 
 pub fn get(conn: &mut AnyConnection, id: ContactId) -> AppResult<Contact> {
-    crate::on_backend!(conn, |c| contacts::table.find(id).select(Contact::as_select()).first(c))
+    crate::on_backend!(conn, |c| contacts::table.find(id).select(Contact::as_select()).get_result(c))
         .optional()?
         .ok_or_else(|| AppError::not_found(format!("contact {id} not found")))
 }

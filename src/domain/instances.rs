@@ -139,7 +139,7 @@ pub fn upsert(
 }
 
 pub fn get(conn: &mut AnyConnection, id: InstanceId) -> AppResult<Instance> {
-    crate::on_backend!(conn, |c| instances::table.find(id).select(Instance::as_select()).first(c))
+    crate::on_backend!(conn, |c| instances::table.find(id).select(Instance::as_select()).get_result(c))
         .optional()?
         .ok_or_else(|| AppError::not_found(format!("instance {id} not found")))
 }

@@ -386,7 +386,7 @@ fn decide_inner(
                 .or(inbound_messages::outcome.eq(Outcome::Bounce.as_str())),
         )
         .select(inbound_messages::id)
-        .first(c))
+        .get_result(c))
     .optional()?;
     if let Some(earlier) = earlier {
         trace.push(format!("duplicate of inbound message {earlier}"));

@@ -100,12 +100,14 @@ pub fn lookup(conn: &mut AnyConnection, token: &str, ttl: Duration) -> AppResult
         return Ok(None);
     }
     let at = now();
-    let row = web_sessions::table
-        .filter(web_sessions::token_hash.eq(token_hash(token)))
+    let hash = token_hash(token);
+    // Every page view: a cached statement (unique key, no LIMIT).
+    let row = crate::on_backend!(conn, |c| web_sessions::table
+        .filter(web_sessions::token_hash.eq(&hash))
         .filter(web_sessions::expires_at.gt(at))
         .select(SessionRow::as_select())
-        .first(conn)
-        .optional()?;
+        .get_result(c))
+    .optional()?;
     let Some(row) = row else { return Ok(None) };
     let principal = match row.principal_kind.as_str() {
         "agent" => Principal::Agent(row.principal_id),

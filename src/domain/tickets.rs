@@ -570,7 +570,7 @@ fn normalize_tags(tags: &[String]) -> AppResult<Vec<String>> {
 }
 
 pub fn get(conn: &mut AnyConnection, id: TicketId) -> AppResult<Ticket> {
-    crate::on_backend!(conn, |c| tickets::table.find(id).select(Ticket::as_select()).first(c))
+    crate::on_backend!(conn, |c| tickets::table.find(id).select(Ticket::as_select()).get_result(c))
         .optional()?
         .ok_or_else(|| AppError::not_found(format!("ticket {id} not found")))
 }
@@ -611,6 +611,6 @@ pub fn message_by_rfc_id(conn: &mut AnyConnection, message_id: &str) -> AppResul
     Ok(crate::on_backend!(conn, |c| messages::table
         .filter(messages::message_id.eq(message_id.trim()))
         .select(Message::as_select())
-        .first(c))
+        .get_result(c))
     .optional()?)
 }
