@@ -82,27 +82,12 @@ impl BlobStore {
             blob_data::size_bytes.eq(i64::try_from(bytes.len()).unwrap_or(i64::MAX)),
             blob_data::data.eq(bytes),
         );
-        match conn {
-            AnyConnection::Sqlite(c) => {
-                diesel::insert_into(blob_data::table).values(values).on_conflict_do_nothing().execute(c)?
-            }
-            AnyConnection::Postgresql(c) => {
-                diesel::insert_into(blob_data::table).values(values).on_conflict_do_nothing().execute(c)?
-            }
-        };
+        // ON CONFLICT exists only on the concrete backends.
+        crate::on_backend!(conn, |c| diesel::insert_into(blob_data::table)
+            .values(values)
+            .on_conflict_do_nothing()
+            .execute(c))?;
         Ok(())
-    }
-
-    /// Stores `bytes` where their size says: in the database through `conn`
-    /// (committed with the caller's transaction), or as a durable file.
-    pub fn put_in(&self, conn: &mut AnyConnection, bytes: &[u8]) -> AppResult<BlobRef> {
-        if self.is_inline(bytes.len()) {
-            let blob = BlobRef { sha256: sha256_hex(bytes), size: bytes.len() as u64 };
-            Self::insert_inline(conn, &blob.sha256, bytes)?;
-            Ok(blob)
-        } else {
-            self.put(bytes).map_err(|e| AppError::unavailable("cannot store a file", e))
-        }
     }
 
     /// Reads a blob from the database or, when not there, from its file,
