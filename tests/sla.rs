@@ -10,7 +10,7 @@ use chrono_tz::Europe::Paris;
 use common::{TestDb, plans};
 use diesel::prelude::*;
 use tusk::config::Config;
-use tusk::db::schema::{events, mail_outbox, sla_notices, sla_segments};
+use tusk::db::schema::{events, mail_outbox, sla_notices, sla_segments, tickets as tickets_t};
 use tusk::db::{AnyConnection, Channel, ContactId, MessageKind, Priority, Role, TicketId, TicketStatus};
 use tusk::domain::instances::{self, InstanceInput};
 use tusk::domain::institutions::{self, InstitutionInput};
@@ -28,6 +28,7 @@ on_both_backends!(
     reopened_ticket,
     notices_are_sent_once_with_two_evaluators_racing,
     recompute_reports_a_proposed_policy_and_writes_only_when_asked,
+    a_pass_since_an_instant_finds_the_tickets_changed_after_it,
 );
 
 fn paris(y: i32, m: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
@@ -250,6 +251,41 @@ fn priority_raised_mid_way(db: &TestDb) {
     let r = row(&mut conn, t);
     assert_eq!(r.first_response_business_secs, Some(150 * 60));
     assert_eq!(count_events(&mut conn, t, "sla.breached"), 1);
+}
+
+/// The periodic evaluator's cheap passes compare only tickets updated since
+/// an instant with their SLA rows; a full pass compares every ticket.
+fn a_pass_since_an_instant_finds_the_tickets_changed_after_it(db: &TestDb) {
+    let mut conn = db.conn();
+    let (contact, instance) = managed_customer(&mut conn);
+    let at = paris(2026, 11, 27, 10, 0);
+    let minutes = chrono::Duration::minutes;
+    let pass = |conn: &mut AnyConnection, now: DateTime<Utc>, since: Option<DateTime<Utc>>| {
+        evaluator::evaluate_changed_since(conn, &policies(), &options(), now, since.map(naive)).unwrap().refreshed
+    };
+    // A ticket without an SLA row: missed by a pass looking after its last
+    // update, found by one looking from before it.
+    let t = open_ticket(&mut conn, contact, Some(instance), Priority::Normal, at);
+    assert!(store::row_of(&mut conn, t).unwrap().is_none());
+    assert_eq!(pass(&mut conn, at + minutes(5), Some(at + minutes(1))), 0);
+    assert_eq!(pass(&mut conn, at + minutes(5), Some(at - minutes(1))), 1);
+    assert_eq!(row(&mut conn, t).computed_at, naive(at + minutes(5)));
+    // A write that did not refresh the clocks (as another program's might).
+    diesel::update(tickets_t::table.find(t))
+        .set(tickets_t::updated_at.eq(naive(at + minutes(10))))
+        .execute(&mut conn)
+        .unwrap();
+    assert_eq!(pass(&mut conn, at + minutes(15), Some(at + minutes(11))), 0);
+    assert_eq!(pass(&mut conn, at + minutes(15), Some(at + minutes(9))), 1);
+    assert_eq!(row(&mut conn, t).computed_at, naive(at + minutes(15)));
+    // Nothing changed since: nothing to do, whatever the range.
+    assert_eq!(pass(&mut conn, at + minutes(16), Some(at - minutes(60))), 0);
+    // A full pass finds the next unrefreshed change wherever it lies.
+    diesel::update(tickets_t::table.find(t))
+        .set(tickets_t::updated_at.eq(naive(at + minutes(20))))
+        .execute(&mut conn)
+        .unwrap();
+    assert_eq!(evaluate(&mut conn, at + minutes(25)).refreshed, 1);
 }
 
 fn reopened_ticket(db: &TestDb) {

@@ -330,6 +330,29 @@ where
     F: FnOnce(&mut AnyConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
+    let result = write_transaction_inner(conn, f);
+    if result.is_ok() {
+        WRITES.fetch_add(1, std::sync::atomic::Ordering::Release);
+    }
+    result
+}
+
+/// Write transactions committed by this process (savepoints included).
+static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A number that changes whenever this process commits a
+/// [`write_transaction`]: read models cached in memory (the console's queue
+/// counts) are dropped when it moves. Writes of other processes are not
+/// seen; such caches also expire with time.
+pub fn write_generation() -> u64 {
+    WRITES.load(std::sync::atomic::Ordering::Acquire)
+}
+
+fn write_transaction_inner<T, E, F>(conn: &mut AnyConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
     let outermost_sqlite = match conn {
         AnyConnection::Sqlite(c) => {
@@ -363,6 +386,75 @@ where
 pub fn sql_literals<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
     names.into_iter().map(|n| format!("'{}'", n.replace('\'', "''"))).collect::<Vec<_>>().join(", ")
 }
+
+/// A query kept in the connection's prepared-statement cache under its SQL
+/// text, with its LIMIT (if any) written as a literal.
+///
+/// diesel never caches a statement that contains an SQL fragment (`sql(…)`,
+/// `sql_query`) or an `IN` list, because such text may be built from
+/// anything; it prepares and finalizes those on every call. Wrap a query in
+/// this only when its SQL comes from a small fixed set of shapes chosen by
+/// code (which filters are present, enum names), never from caller text:
+/// every distinct text stays prepared for the connection's lifetime. The
+/// LIMIT is literal because SQLite re-compiles a statement whose LIMIT is a
+/// bound parameter on every run (see [`on_backend!`]); it also gives SQLite
+/// the LIMIT-aware plan. Run it on the concrete connection ([`on_backend!`]):
+/// through `AnyConnection` nothing is cached.
+#[derive(Debug, Clone)]
+pub struct Reused<Q> {
+    query: Q,
+    limit: Option<u32>,
+}
+
+/// `query.into_boxed()` for the backend of `conn`: boxed queries built
+/// inside [`on_backend!`] name their backend this way.
+pub fn boxed_for<'a, C, Q>(_conn: &C, query: Q) -> Q::Output
+where
+    C: Connection,
+    Q: diesel::query_dsl::methods::BoxedDsl<'a, C::Backend>,
+{
+    query.internal_into_boxed()
+}
+
+/// `query` for the statement cache; see [`Reused`].
+pub fn reused<Q>(query: Q) -> Reused<Q> {
+    Reused { query, limit: None }
+}
+
+/// `query … LIMIT limit` for the statement cache; `query` must not have a
+/// LIMIT of its own. See [`Reused`].
+pub fn reused_limit<Q>(query: Q, limit: u32) -> Reused<Q> {
+    Reused { query, limit: Some(limit) }
+}
+
+impl<Q, DB> diesel::query_builder::QueryFragment<DB> for Reused<Q>
+where
+    DB: diesel::backend::Backend,
+    Q: diesel::query_builder::QueryFragment<DB>,
+{
+    fn walk_ast<'b>(&'b self, mut pass: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        self.query.walk_ast(pass.reborrow())?;
+        if let Some(limit) = self.limit {
+            pass.push_sql(&format!(" LIMIT {limit}"));
+        }
+        Ok(())
+    }
+
+    fn is_safe_to_cache_prepared(&self, _backend: &DB) -> QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+impl<Q> diesel::query_builder::QueryId for Reused<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for Reused<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q, Conn> RunQueryDsl<Conn> for Reused<Q> {}
 
 /// The current UTC time, truncated to microseconds so that it round-trips
 /// exactly through both backends.

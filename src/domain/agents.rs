@@ -124,7 +124,8 @@ pub fn set_active(conn: &mut AnyConnection, id: AgentId, active: bool, actor: Ac
 
 /// All agents by name.
 pub fn list(conn: &mut AnyConnection) -> AppResult<Vec<Agent>> {
-    Ok(agents::table.order(agents::name.asc()).select(Agent::as_select()).load(conn)?)
+    // Every queue and ticket page: a cached statement.
+    Ok(crate::on_backend!(conn, |c| agents::table.order(agents::name.asc()).select(Agent::as_select()).load(c))?)
 }
 
 #[cfg(test)]

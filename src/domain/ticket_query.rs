@@ -340,156 +340,163 @@ fn query(
             "(SELECT string_agg(tt.tag, ' ') FROM ticket_tags tt WHERE tt.ticket_id = tickets.id)"
         }
     };
-    let mut q = tickets::table
-        .inner_join(contacts::table)
-        .left_join(institutions::table)
-        .left_join(instances::table)
-        .left_join(agents::table)
-        .select((
-            (
-                tickets::id,
-                tickets::number,
-                tickets::subject,
-                tickets::status,
-                tickets::priority,
-                tickets::category,
-                tickets::channel,
-                tickets::needs_triage,
-                tickets::created_at,
-                tickets::updated_at,
-            ),
-            (contacts::id, contacts::name, contacts::email),
-            (tickets::institution_id, institutions::name.nullable(), institutions::default_plan.nullable()),
-            (tickets::instance_id, instances::domain.nullable(), instances::plan.nullable()),
-            (tickets::assignee_id, agents::name.nullable()),
-            sql::<Nullable<Text>>(tags_sql),
-        ))
-        .into_boxed();
-
-    if let Some(id) = only {
-        q = q.filter(tickets::id.eq(id));
-    }
-    match filter.visibility {
-        Visibility::Staff => {}
-        Visibility::Institution(id) => q = q.filter(tickets::institution_id.eq(id)),
-        Visibility::Requester(id) => q = q.filter(tickets::requester_id.eq(id)),
-    }
     // SQLite without statistics takes an equality on the low-cardinality
-    // status or priority for a selective index and sorts thousands of rows;
-    // walking the (updated_at, id) or (created_at, id) index and filtering
-    // finds a page after a few hundred rows. `+column` keeps SQLite's planner
-    // off those indexes (the values are enum names, never caller text).
-    // PostgreSQL's planner has statistics and chooses by itself.
-    let unindexed =
-        matches!(*conn, AnyConnection::Sqlite(_)) && matches!(sort.key, SortKey::Updated | SortKey::Created);
-    let in_list = |column: &str, values: Vec<&'static str>| {
-        sql::<Bool>(&format!("+tickets.{column} IN ({})", crate::db::sql_literals(values)))
-    };
-    match filter.statuses.as_slice() {
-        [] => {}
-        many if unindexed => q = q.filter(in_list("status", many.iter().map(|s| s.as_str()).collect())),
-        [one] => q = q.filter(tickets::status.eq(*one)),
-        many => q = q.filter(tickets::status.eq_any(many.to_vec())),
-    }
-    match filter.priorities.as_slice() {
-        [] => {}
-        many if unindexed => q = q.filter(in_list("priority", many.iter().map(|p| p.as_str()).collect())),
-        [one] => q = q.filter(tickets::priority.eq(*one)),
-        many => q = q.filter(tickets::priority.eq_any(many.to_vec())),
-    }
-    if let Some(plan) = &filter.plan {
-        q = q.filter(
-            instances::plan
-                .nullable()
-                .eq(plan.clone())
-                .or(tickets::instance_id.is_null().and(institutions::default_plan.nullable().eq(plan.clone()))),
+    // status or priority for a selective index and sorts thousands of rows
+    // (over a million tickets, `status=open` by priority: half a second);
+    // walking the index of the sort key ((updated_at, id), (created_at, id),
+    // (rank, id), number) and filtering finds a page after a few hundred
+    // rows. `+column` keeps SQLite's planner off those indexes (the values
+    // are enum names, never caller text). PostgreSQL's planner has
+    // statistics and chooses by itself.
+    let unindexed = matches!(*conn, AnyConnection::Sqlite(_));
+    // Built on the concrete connection and kept prepared per SQL shape (the
+    // filters present and enum names decide the text, never caller text).
+    let raw: Vec<RawRow> = crate::on_backend!(conn, |c| {
+        let mut q = crate::db::boxed_for(
+            c,
+            tickets::table
+                .inner_join(contacts::table)
+                .left_join(institutions::table)
+                .left_join(instances::table)
+                .left_join(agents::table)
+                .select((
+                    (
+                        tickets::id,
+                        tickets::number,
+                        tickets::subject,
+                        tickets::status,
+                        tickets::priority,
+                        tickets::category,
+                        tickets::channel,
+                        tickets::needs_triage,
+                        tickets::created_at,
+                        tickets::updated_at,
+                    ),
+                    (contacts::id, contacts::name, contacts::email),
+                    (tickets::institution_id, institutions::name.nullable(), institutions::default_plan.nullable()),
+                    (tickets::instance_id, instances::domain.nullable(), instances::plan.nullable()),
+                    (tickets::assignee_id, agents::name.nullable()),
+                    sql::<Nullable<Text>>(tags_sql),
+                )),
         );
-    }
-    if let Some(id) = filter.institution_id {
-        q = q.filter(tickets::institution_id.eq(id));
-    }
-    if let Some(id) = filter.instance_id {
-        q = q.filter(tickets::instance_id.eq(id));
-    }
-    match filter.assignee {
-        AssigneeFilter::Any => {}
-        AssigneeFilter::Unassigned => q = q.filter(tickets::assignee_id.is_null()),
-        AssigneeFilter::Agent(id) => q = q.filter(tickets::assignee_id.eq(id)),
-    }
-    if let Some(tag) = tag {
-        // A correlated EXISTS: one primary-key probe per candidate row, so a
-        // common tag never materialises its whole ticket list.
-        q = q.filter(
-            sql::<Bool>("EXISTS (SELECT 1 FROM ticket_tags tt WHERE tt.ticket_id = tickets.id AND tt.tag = ")
-                .bind::<Text, _>(tag)
-                .sql(")"),
-        );
-    }
-    if let Some(flag) = filter.needs_triage {
-        q = q.filter(tickets::needs_triage.eq(flag));
-    }
-    if let Some(id) = filter.requester_id {
-        q = q.filter(tickets::requester_id.eq(id));
-    }
-    if let Some(t) = filter.created_from {
-        q = q.filter(tickets::created_at.ge(t));
-    }
-    if let Some(t) = filter.created_to {
-        q = q.filter(tickets::created_at.lt(t));
-    }
-    if let Some(t) = filter.updated_from {
-        q = q.filter(tickets::updated_at.ge(t));
-    }
-    if let Some(t) = filter.updated_to {
-        q = q.filter(tickets::updated_at.lt(t));
-    }
 
-    // Keyset: rows strictly after the cursor in the sort order. The
-    // redundant `key <= v` (or `>=`) bounds the index range scan.
-    if let Some(c) = cursor {
-        let id = TicketId(c.id);
-        let desc = c.sort.direction == Direction::Desc;
-        macro_rules! after {
-            ($col:expr, $v:expr) => {{
-                let v = $v;
-                if desc {
-                    q = q.filter($col.le(v).and($col.lt(v).or(tickets::id.lt(id))));
-                } else {
-                    q = q.filter($col.ge(v).and($col.gt(v).or(tickets::id.gt(id))));
-                }
-            }};
+        if let Some(id) = only {
+            q = q.filter(tickets::id.eq(id));
         }
-        match c.sort.key {
-            SortKey::Updated => after!(tickets::updated_at, from_micros(c.value)?),
-            SortKey::Created => after!(tickets::created_at, from_micros(c.value)?),
-            SortKey::Number => after!(tickets::number, c.value),
-            SortKey::Priority => {
-                // The rank is an integer we parsed, never caller text.
-                let r = c.value.clamp(-1, 4);
-                let (cmp, strict, idcmp) = if desc { ("<=", "<", "<") } else { (">=", ">", ">") };
-                q = q.filter(
-                    sql::<Bool>(&format!(
-                        "({PRIORITY_RANK_SQL} {cmp} {r} AND ({PRIORITY_RANK_SQL} {strict} {r} OR tickets.id {idcmp} "
-                    ))
-                    .bind::<diesel::sql_types::BigInt, _>(id.0)
-                    .sql("))"),
-                );
+        match filter.visibility {
+            Visibility::Staff => {}
+            Visibility::Institution(id) => q = q.filter(tickets::institution_id.eq(id)),
+            Visibility::Requester(id) => q = q.filter(tickets::requester_id.eq(id)),
+        }
+        let in_list = |column: &str, values: Vec<&'static str>| {
+            sql::<Bool>(&format!("+tickets.{column} IN ({})", crate::db::sql_literals(values)))
+        };
+        match filter.statuses.as_slice() {
+            [] => {}
+            many if unindexed => q = q.filter(in_list("status", many.iter().map(|s| s.as_str()).collect())),
+            [one] => q = q.filter(tickets::status.eq(*one)),
+            many => q = q.filter(tickets::status.eq_any(many.to_vec())),
+        }
+        match filter.priorities.as_slice() {
+            [] => {}
+            many if unindexed => q = q.filter(in_list("priority", many.iter().map(|p| p.as_str()).collect())),
+            [one] => q = q.filter(tickets::priority.eq(*one)),
+            many => q = q.filter(tickets::priority.eq_any(many.to_vec())),
+        }
+        if let Some(plan) = &filter.plan {
+            q = q.filter(
+                instances::plan
+                    .nullable()
+                    .eq(plan.clone())
+                    .or(tickets::instance_id.is_null().and(institutions::default_plan.nullable().eq(plan.clone()))),
+            );
+        }
+        if let Some(id) = filter.institution_id {
+            q = q.filter(tickets::institution_id.eq(id));
+        }
+        if let Some(id) = filter.instance_id {
+            q = q.filter(tickets::instance_id.eq(id));
+        }
+        match filter.assignee {
+            AssigneeFilter::Any => {}
+            AssigneeFilter::Unassigned => q = q.filter(tickets::assignee_id.is_null()),
+            AssigneeFilter::Agent(id) => q = q.filter(tickets::assignee_id.eq(id)),
+        }
+        if let Some(tag) = tag {
+            // A correlated EXISTS: one primary-key probe per candidate row, so a
+            // common tag never materialises its whole ticket list.
+            q = q.filter(
+                sql::<Bool>("EXISTS (SELECT 1 FROM ticket_tags tt WHERE tt.ticket_id = tickets.id AND tt.tag = ")
+                    .bind::<Text, _>(tag)
+                    .sql(")"),
+            );
+        }
+        if let Some(flag) = filter.needs_triage {
+            q = q.filter(tickets::needs_triage.eq(flag));
+        }
+        if let Some(id) = filter.requester_id {
+            q = q.filter(tickets::requester_id.eq(id));
+        }
+        if let Some(t) = filter.created_from {
+            q = q.filter(tickets::created_at.ge(t));
+        }
+        if let Some(t) = filter.created_to {
+            q = q.filter(tickets::created_at.lt(t));
+        }
+        if let Some(t) = filter.updated_from {
+            q = q.filter(tickets::updated_at.ge(t));
+        }
+        if let Some(t) = filter.updated_to {
+            q = q.filter(tickets::updated_at.lt(t));
+        }
+
+        // Keyset: rows strictly after the cursor in the sort order. The
+        // redundant `key <= v` (or `>=`) bounds the index range scan.
+        if let Some(c) = cursor {
+            let id = TicketId(c.id);
+            let desc = c.sort.direction == Direction::Desc;
+            macro_rules! after {
+                ($col:expr, $v:expr) => {{
+                    let v = $v;
+                    if desc {
+                        q = q.filter($col.le(v).and($col.lt(v).or(tickets::id.lt(id))));
+                    } else {
+                        q = q.filter($col.ge(v).and($col.gt(v).or(tickets::id.gt(id))));
+                    }
+                }};
+            }
+            match c.sort.key {
+                SortKey::Updated => after!(tickets::updated_at, from_micros(c.value)?),
+                SortKey::Created => after!(tickets::created_at, from_micros(c.value)?),
+                SortKey::Number => after!(tickets::number, c.value),
+                SortKey::Priority => {
+                    // The rank is an integer we parsed, never caller text.
+                    let r = c.value.clamp(-1, 4);
+                    let (cmp, strict, idcmp) = if desc { ("<=", "<", "<") } else { (">=", ">", ">") };
+                    q = q.filter(
+                        sql::<Bool>(&format!(
+                            "({PRIORITY_RANK_SQL} {cmp} {r} AND ({PRIORITY_RANK_SQL} {strict} {r} OR tickets.id {idcmp} "
+                        ))
+                        .bind::<diesel::sql_types::BigInt, _>(id.0)
+                        .sql("))"),
+                    );
+                }
             }
         }
-    }
-    let rank = || sql::<Integer>(PRIORITY_RANK_SQL);
-    q = match (sort.key, sort.direction) {
-        (SortKey::Updated, Direction::Desc) => q.order((tickets::updated_at.desc(), tickets::id.desc())),
-        (SortKey::Updated, Direction::Asc) => q.order((tickets::updated_at.asc(), tickets::id.asc())),
-        (SortKey::Created, Direction::Desc) => q.order((tickets::created_at.desc(), tickets::id.desc())),
-        (SortKey::Created, Direction::Asc) => q.order((tickets::created_at.asc(), tickets::id.asc())),
-        (SortKey::Number, Direction::Desc) => q.order((tickets::number.desc(), tickets::id.desc())),
-        (SortKey::Number, Direction::Asc) => q.order((tickets::number.asc(), tickets::id.asc())),
-        (SortKey::Priority, Direction::Desc) => q.order((rank().desc(), tickets::id.desc())),
-        (SortKey::Priority, Direction::Asc) => q.order((rank().asc(), tickets::id.asc())),
-    };
+        let rank = || sql::<Integer>(PRIORITY_RANK_SQL);
+        q = match (sort.key, sort.direction) {
+            (SortKey::Updated, Direction::Desc) => q.order((tickets::updated_at.desc(), tickets::id.desc())),
+            (SortKey::Updated, Direction::Asc) => q.order((tickets::updated_at.asc(), tickets::id.asc())),
+            (SortKey::Created, Direction::Desc) => q.order((tickets::created_at.desc(), tickets::id.desc())),
+            (SortKey::Created, Direction::Asc) => q.order((tickets::created_at.asc(), tickets::id.asc())),
+            (SortKey::Number, Direction::Desc) => q.order((tickets::number.desc(), tickets::id.desc())),
+            (SortKey::Number, Direction::Asc) => q.order((tickets::number.asc(), tickets::id.asc())),
+            (SortKey::Priority, Direction::Desc) => q.order((rank().desc(), tickets::id.desc())),
+            (SortKey::Priority, Direction::Asc) => q.order((rank().asc(), tickets::id.asc())),
+        };
+        crate::db::reused_limit(q, page.limit + 1).load(c)?
+    });
     let limit = i64::from(page.limit);
-    let raw: Vec<RawRow> = q.limit(limit + 1).load(conn)?;
     let has_more = raw.len() as i64 > limit;
 
     let rows: Vec<TicketListRow> = raw

@@ -45,24 +45,57 @@ pub struct EvaluatorOptions {
     pub batch: i64,
 }
 
-/// The tickets to look at now: with an SLA row that changed since it was
-/// computed or reaches a check instant, and open tickets without one.
-fn candidates(conn: &mut AnyConnection, now: NaiveDateTime, batch: i64) -> AppResult<Vec<Ticket>> {
+/// The tickets to look at now: those whose SLA row reaches a check
+/// instant, those changed since their clocks were computed, and open
+/// tickets without an SLA row.
+///
+/// The check instants come from an index. Changed or missing rows can only
+/// be found by comparing tickets with their SLA rows; with `changed_since`
+/// only tickets updated since then are compared (a range of the
+/// `updated_at` index), without it every ticket is (a full scan: over a
+/// million tickets, more than a second).
+fn candidates(
+    conn: &mut AnyConnection,
+    now: NaiveDateTime,
+    batch: i64,
+    changed_since: Option<NaiveDateTime>,
+) -> AppResult<Vec<Ticket>> {
     let mut due: Vec<Ticket> = tickets::table
         .inner_join(ticket_sla::table)
-        .filter(ticket_sla::next_check_at.le(now).or(tickets::updated_at.gt(ticket_sla::computed_at)))
-        .order(tickets::id.asc())
+        .filter(ticket_sla::next_check_at.le(now))
+        .order((ticket_sla::next_check_at.asc(), ticket_sla::ticket_id.asc()))
         .limit(batch)
         .select(Ticket::as_select())
         .load(conn)?;
-    let room = batch - i64::try_from(due.len()).unwrap_or(batch);
-    if room > 0 {
-        let missing: Vec<Ticket> = tickets::table
+    let room = |due: &Vec<Ticket>| batch - i64::try_from(due.len()).unwrap_or(batch);
+    if room(&due) > 0 {
+        let mut changed = tickets::table
+            .inner_join(ticket_sla::table)
+            .filter(tickets::updated_at.gt(ticket_sla::computed_at))
+            .filter(ticket_sla::next_check_at.is_null().or(ticket_sla::next_check_at.gt(now)))
+            .into_boxed();
+        if let Some(since) = changed_since {
+            changed = changed.filter(tickets::updated_at.ge(since));
+        }
+        let changed: Vec<Ticket> = changed
+            .order((tickets::updated_at.asc(), tickets::id.asc()))
+            .limit(room(&due))
+            .select(Ticket::as_select())
+            .load(conn)?;
+        due.extend(changed);
+    }
+    if room(&due) > 0 {
+        let mut missing = tickets::table
             .left_join(ticket_sla::table)
             .filter(ticket_sla::ticket_id.is_null())
             .filter(tickets::status.ne_all([TicketStatus::Solved, TicketStatus::Closed]))
-            .order(tickets::id.asc())
-            .limit(room)
+            .into_boxed();
+        if let Some(since) = changed_since {
+            missing = missing.filter(tickets::updated_at.ge(since));
+        }
+        let missing: Vec<Ticket> = missing
+            .order((tickets::updated_at.asc(), tickets::id.asc()))
+            .limit(room(&due))
             .select(Ticket::as_select())
             .load(conn)?;
         due.extend(missing);
@@ -74,15 +107,29 @@ fn candidates(conn: &mut AnyConnection, now: NaiveDateTime, batch: i64) -> AppRe
 const GROUP: usize = 50;
 
 /// One evaluation pass at `now`: refreshes up to `options.batch` tickets
-/// and sends the notices they owe.
+/// and sends the notices they owe. Compares every ticket with its SLA row;
+/// see [`evaluate_changed_since`] for the cheap pass.
 pub fn evaluate(
     conn: &mut AnyConnection,
     policies: &SlaPolicies,
     options: &EvaluatorOptions,
     now: DateTime<Utc>,
 ) -> AppResult<Evaluation> {
+    evaluate_changed_since(conn, policies, options, now, None)
+}
+
+/// [`evaluate`], looking for changed tickets (and tickets without an SLA
+/// row) only among those updated at or after `changed_since`, when given.
+/// Check instants are always honoured.
+pub fn evaluate_changed_since(
+    conn: &mut AnyConnection,
+    policies: &SlaPolicies,
+    options: &EvaluatorOptions,
+    now: DateTime<Utc>,
+    changed_since: Option<NaiveDateTime>,
+) -> AppResult<Evaluation> {
     let mut out = Evaluation::default();
-    let candidates = candidates(conn, now.naive_utc(), options.batch)?;
+    let candidates = candidates(conn, now.naive_utc(), options.batch, changed_since)?;
     // Several tickets per transaction (each in its own savepoint): one
     // commit, hence one fsync, per group instead of per ticket. A group is
     // small so that SQLite's single writer is not held for long.
@@ -335,23 +382,29 @@ pub fn due_soon(
     limit: i64,
 ) -> AppResult<Vec<DueTicket>> {
     let horizon = (now + within).naive_utc();
-    let breached: Vec<(TicketId, Option<NaiveDateTime>)> = ticket_sla::table
-        .filter(ticket_sla::state.ne("done"))
-        .filter(ticket_sla::breached.eq(true))
-        .order((ticket_sla::breached.asc(), ticket_sla::next_due_at.asc(), ticket_sla::ticket_id.asc()))
-        .limit(limit)
-        .select((ticket_sla::ticket_id, ticket_sla::next_due_at))
-        .load(conn)?;
-    let room = limit - i64::try_from(breached.len()).unwrap_or(limit);
-    let soon: Vec<(TicketId, Option<NaiveDateTime>)> = if room > 0 {
+    // The due queue's page view: cached statements, literal LIMITs.
+    let limit = u32::try_from(limit.clamp(0, 10_000)).unwrap_or(0);
+    let breached: Vec<(TicketId, Option<NaiveDateTime>)> = crate::on_backend!(conn, |c| crate::db::reused_limit(
         ticket_sla::table
             .filter(ticket_sla::state.ne("done"))
-            .filter(ticket_sla::breached.eq(false))
-            .filter(ticket_sla::next_due_at.le(horizon))
+            .filter(ticket_sla::breached.eq(true))
             .order((ticket_sla::breached.asc(), ticket_sla::next_due_at.asc(), ticket_sla::ticket_id.asc()))
-            .limit(room)
-            .select((ticket_sla::ticket_id, ticket_sla::next_due_at))
-            .load(conn)?
+            .select((ticket_sla::ticket_id, ticket_sla::next_due_at)),
+        limit
+    )
+    .load(c))?;
+    let room = limit.saturating_sub(u32::try_from(breached.len()).unwrap_or(limit));
+    let soon: Vec<(TicketId, Option<NaiveDateTime>)> = if room > 0 {
+        crate::on_backend!(conn, |c| crate::db::reused_limit(
+            ticket_sla::table
+                .filter(ticket_sla::state.ne("done"))
+                .filter(ticket_sla::breached.eq(false))
+                .filter(ticket_sla::next_due_at.le(horizon))
+                .order((ticket_sla::breached.asc(), ticket_sla::next_due_at.asc(), ticket_sla::ticket_id.asc()))
+                .select((ticket_sla::ticket_id, ticket_sla::next_due_at)),
+            room
+        )
+        .load(c))?
     } else {
         Vec::new()
     };
@@ -360,12 +413,6 @@ pub fn due_soon(
         .map(|(ticket_id, next_due_at)| DueTicket { ticket_id, next_due_at, breached: true })
         .chain(soon.into_iter().map(|(ticket_id, next_due_at)| DueTicket { ticket_id, next_due_at, breached: false }))
         .collect())
-}
-
-/// How many open tickets are breached or due within `within`, counted up
-/// to `cap` (the console shows "1000+").
-pub fn count_due_soon(conn: &mut AnyConnection, now: DateTime<Utc>, within: Duration, cap: i64) -> AppResult<i64> {
-    Ok(i64::try_from(due_soon(conn, now, within, cap)?.len()).unwrap_or(cap))
 }
 
 impl EvaluatorOptions {
@@ -377,21 +424,41 @@ impl EvaluatorOptions {
     }
 }
 
+/// How often the periodic evaluator compares every ticket with its SLA row
+/// (the other passes compare only recently updated tickets).
+const FULL_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// How far before the previous pass's start a pass looks for changed
+/// tickets: covers transactions that wrote `updated_at` before that start
+/// and committed after it, and small clock differences between processes.
+const CHANGED_SLACK_MINUTES: i64 = 10;
+
 /// Starts the periodic evaluator of `tusk serve`: every 30 seconds, passes
-/// until a pass handles less than a full batch. Errors are logged and the
-/// next tick tries again.
+/// until a pass handles less than a full batch. The first pass, and one an
+/// hour, compare every ticket with its SLA row; the others only tickets
+/// updated since shortly before the previous pass (every change made
+/// through Tusk refreshes the clocks in its own transaction anyway, so
+/// these passes are a safety net, and a full scan every 30 seconds costs a
+/// core-second per million tickets). Errors are logged and the next tick
+/// tries again.
 pub fn spawn(db: crate::db::Db, config: &crate::config::Config) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let policies = SlaPolicies::from_config(config).map_err(|e| anyhow::anyhow!("{e}"))?;
     let options = EvaluatorOptions::from_config(config);
     Ok(tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+        let mut last_full_sweep: Option<std::time::Instant> = None;
+        let mut changed_since: Option<NaiveDateTime> = None;
         loop {
             tick.tick().await;
+            let started = Utc::now();
+            let full = last_full_sweep.is_none_or(|at| at.elapsed() >= FULL_SWEEP_EVERY);
+            let since = if full { None } else { changed_since };
+            let mut failed = false;
             // Bounded, so rows that stay candidates (clock skew) never spin.
             for _ in 0..1000 {
                 let (policies, options) = (policies.clone(), options.clone());
                 let batch = options.batch;
-                match db.run(move |conn| evaluate(conn, &policies, &options, Utc::now())).await {
+                match db.run(move |conn| evaluate_changed_since(conn, &policies, &options, Utc::now(), since)).await {
                     Ok(done) => {
                         if done.warnings + done.breaches > 0 {
                             tracing::info!(warnings = done.warnings, breaches = done.breaches, "SLA notices queued");
@@ -402,9 +469,18 @@ pub fn spawn(db: crate::db::Db, config: &crate::config::Config) -> anyhow::Resul
                     }
                     Err(e) => {
                         tracing::warn!(error = ?e, "SLA evaluation failed");
+                        failed = true;
                         break;
                     }
                 }
+            }
+            // After a failure, the next pass starts again from the last
+            // point every change up to which was looked at.
+            if !failed {
+                if full {
+                    last_full_sweep = Some(std::time::Instant::now());
+                }
+                changed_since = Some((started - Duration::minutes(CHANGED_SLACK_MINUTES)).naive_utc());
             }
         }
     }))

@@ -44,6 +44,8 @@ pub struct AppState {
     pub sla: Arc<crate::sla::evaluator::SlaContext>,
     /// `support.timezone`, parsed once: times in pages are shown in it.
     pub support_tz: chrono_tz::Tz,
+    /// Recent console queue counts (see `QueueCountsCache`).
+    pub queue_counts: Arc<crate::domain::views::QueueCountsCache>,
 }
 
 impl AppState {
@@ -68,6 +70,7 @@ impl AppState {
             search,
             sla,
             support_tz,
+            queue_counts: Arc::default(),
         })
     }
 }

@@ -7,8 +7,16 @@
 //! templates/portal/*.hbs       portal pages, registered as `portal/<stem>`
 //! ```
 //!
+//! A page template holds the page's own content; the table below names the
+//! layout (`layout` for the console, `portal_layout` for the portal) it is
+//! placed in. The page is rendered first, then the layout with the page's
+//! `chrome` and the page's HTML as `body`: the layout never sees (or copies)
+//! the rest of the page's data, which a `{{#> layout}}` partial block would
+//! copy whole on every render.
+//!
 //! Every `{{value}}` is HTML-escaped. `{{{raw}}}` is used only for message
-//! HTML that the domain sanitized with ammonia and for SVG that Tusk drew.
+//! HTML that the domain sanitized with ammonia, for SVG that Tusk drew, and
+//! for a rendered page in its layout.
 
 use std::sync::Arc;
 
@@ -47,6 +55,18 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("portal/ticket", include_str!("../../templates/portal/ticket.hbs")),
 ];
 
+/// The layout a page is rendered in: `layout` for console pages (but the
+/// sign-in page, a whole document of its own), `portal_layout` for portal
+/// pages; partials and e-mail templates have none.
+fn layout_of(name: &str) -> Option<&'static str> {
+    match name {
+        "console/login" => None,
+        _ if name.starts_with("console/") => Some("layout"),
+        _ if name.starts_with("portal/") => Some("portal_layout"),
+        _ => None,
+    }
+}
+
 /// The compiled templates; cheap to clone.
 #[derive(Clone)]
 pub struct Views {
@@ -65,9 +85,17 @@ impl Views {
         Ok(Self { registry: Arc::new(hb) })
     }
 
-    /// Renders `name` with `data` to a string.
+    /// Renders `name` with `data` to a string (in its layout, if it has one).
     pub fn render<T: Serialize>(&self, name: &str, data: &T) -> Result<String, AppError> {
-        self.registry.render(name, data).map_err(|e| AppError::internal(anyhow::anyhow!("rendering {name}: {e}")))
+        let failed = |e: &dyn std::fmt::Display| AppError::internal(anyhow::anyhow!("rendering {name}: {e}"));
+        let Some(layout) = layout_of(name) else {
+            return self.registry.render(name, data).map_err(|e| failed(&e));
+        };
+        let mut context = handlebars::Context::from(serde_json::to_value(data).map_err(|e| failed(&e))?);
+        let body = self.registry.render_with_context(name, &context).map_err(|e| failed(&e))?;
+        let chrome = context.data_mut().get_mut("chrome").map(serde_json::Value::take).unwrap_or_default();
+        let outer = handlebars::Context::from(serde_json::json!({ "chrome": chrome, "body": body }));
+        self.registry.render_with_context(layout, &outer).map_err(|e| failed(&e))
     }
 
     /// Renders `name` as an HTML 200 response.

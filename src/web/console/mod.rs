@@ -64,7 +64,11 @@ impl Chrome {
 
 /// Formats a UTC timestamp in the support team's timezone.
 pub fn local_time(state: &AppState, at: NaiveDateTime) -> String {
-    at.and_utc().with_timezone(&state.support_tz).format("%Y-%m-%d %H:%M").to_string()
+    use chrono::{Datelike, Timelike};
+    // Written out rather than through `format("%Y-%m-%d %H:%M")`, which
+    // parses its pattern on every call (a queue page formats 50 times).
+    let t = at.and_utc().with_timezone(&state.support_tz);
+    format!("{:04}-{:02}-{:02} {:02}:{:02}", t.year(), t.month(), t.day(), t.hour(), t.minute())
 }
 
 /// A 303 redirect (after a form post).

@@ -183,13 +183,14 @@ pub async fn list_tickets(
     let instance = non_empty(&q.instance).map(str::to_string);
     let due_queue = queue == "due";
     let within = chrono::Duration::hours(DUE_WITHIN_HOURS);
+    let counts_cache = state.queue_counts.clone();
     let (counts, rows, next_cursor, agents) = state
         .db
         .run(move |conn| {
             let (institution_id, instance_id) = views::resolve_refs(conn, institution.as_deref(), instance.as_deref())?;
             filter.institution_id = institution_id;
             filter.instance_id = instance_id;
-            let counts = views::queue_counts(conn, me, Utc::now(), within)?;
+            let counts = counts_cache.get(conn, me, Utc::now(), within)?;
             let agents = crate::domain::agents::list(conn)?;
             if due_queue {
                 let due = views::due_queue(conn, Utc::now(), within, i64::from(limit))?;
