@@ -1,0 +1,2 @@
+DROP STATISTICS tickets_assignee_status_mcv;
+DROP INDEX tickets_open_queue;

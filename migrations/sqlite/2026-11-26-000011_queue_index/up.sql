@@ -1,0 +1,6 @@
+-- The open tickets by assignee (NULL for unassigned), newest activity
+-- first: the console's "My open tickets" and "Unassigned" queues and their
+-- counts. (The PostgreSQL migration also adds extended statistics, which
+-- SQLite does not have.)
+CREATE INDEX tickets_open_queue ON tickets (assignee_id, updated_at, id)
+    WHERE status IN ('new', 'open', 'on_hold');
