@@ -84,11 +84,11 @@ impl EventRecord {
 
 /// A ticket's events, oldest first.
 pub fn for_ticket(conn: &mut AnyConnection, ticket_id: TicketId) -> AppResult<Vec<Event>> {
-    Ok(events::table
+    Ok(crate::on_backend!(conn, |c| events::table
         .filter(events::ticket_id.eq(ticket_id))
         .order(events::id.asc())
         .select(Event::as_select())
-        .load(conn)?)
+        .load(c))?)
 }
 
 /// The events about one record, oldest first.

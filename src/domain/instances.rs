@@ -154,9 +154,9 @@ pub fn by_domain(conn: &mut AnyConnection, domain: &str) -> AppResult<Option<Ins
 
 /// An institution's instances, by domain.
 pub fn of_institution(conn: &mut AnyConnection, institution_id: InstitutionId) -> AppResult<Vec<Instance>> {
-    Ok(instances::table
+    Ok(crate::on_backend!(conn, |c| instances::table
         .filter(instances::institution_id.eq(institution_id))
         .order(instances::domain.asc())
         .select(Instance::as_select())
-        .load(conn)?)
+        .load(c))?)
 }

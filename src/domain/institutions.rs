@@ -174,10 +174,7 @@ pub fn domains_of(conn: &mut AnyConnection, id: InstitutionId) -> AppResult<Vec<
 }
 
 pub fn get(conn: &mut AnyConnection, id: InstitutionId) -> AppResult<Institution> {
-    institutions::table
-        .find(id)
-        .select(Institution::as_select())
-        .first(conn)
+    crate::on_backend!(conn, |c| institutions::table.find(id).select(Institution::as_select()).get_result(c))
         .optional()?
         .ok_or_else(|| AppError::not_found(format!("institution {id} not found")))
 }

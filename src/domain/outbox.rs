@@ -69,11 +69,11 @@ pub fn enqueue_mail(conn: &mut AnyConnection, mail: &OutgoingMail<'_>, at: Naive
 
 /// Emails queued for a ticket, oldest first (the console shows their state).
 pub fn mail_for_ticket(conn: &mut AnyConnection, ticket_id: TicketId) -> AppResult<Vec<MailOutboxRow>> {
-    Ok(mail_outbox::table
+    Ok(crate::on_backend!(conn, |c| mail_outbox::table
         .filter(mail_outbox::ticket_id.eq(ticket_id))
         .order(mail_outbox::id.asc())
         .select(MailOutboxRow::as_select())
-        .load(conn)?)
+        .load(c))?)
 }
 
 /// Rows waiting in each outbox: (search, mail queued or sending).

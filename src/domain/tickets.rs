@@ -576,34 +576,40 @@ pub fn get(conn: &mut AnyConnection, id: TicketId) -> AppResult<Ticket> {
 }
 
 pub fn by_number(conn: &mut AnyConnection, number: i64) -> AppResult<Option<Ticket>> {
-    Ok(tickets::table.filter(tickets::number.eq(number)).select(Ticket::as_select()).first(conn).optional()?)
+    // Every ticket page and API lookup: a cached statement (unique key, no LIMIT).
+    Ok(crate::on_backend!(conn, |c| tickets::table
+        .filter(tickets::number.eq(number))
+        .select(Ticket::as_select())
+        .get_result(c))
+    .optional()?)
 }
 
 /// The ticket's tags, sorted.
 pub fn tags_of(conn: &mut AnyConnection, id: TicketId) -> AppResult<Vec<String>> {
-    Ok(ticket_tags::table
+    Ok(crate::on_backend!(conn, |c| ticket_tags::table
         .filter(ticket_tags::ticket_id.eq(id))
         .order(ticket_tags::tag.asc())
         .select(ticket_tags::tag)
-        .load(conn)?)
+        .load(c))?)
 }
 
 /// The thread, oldest first.
 pub fn messages_of(conn: &mut AnyConnection, id: TicketId) -> AppResult<Vec<Message>> {
-    Ok(messages::table
+    Ok(crate::on_backend!(conn, |c| messages::table
         .filter(messages::ticket_id.eq(id))
         .order((messages::created_at.asc(), messages::id.asc()))
         .select(Message::as_select())
-        .load(conn)?)
+        .load(c))?)
 }
 
 /// The attachments of a set of messages.
 pub fn attachments_of(conn: &mut AnyConnection, message_ids: &[crate::db::MessageId]) -> AppResult<Vec<Attachment>> {
-    Ok(attachments::table
+    // Cached on PostgreSQL (`= ANY($1)`); SQLite's `IN (?, …)` varies.
+    Ok(crate::on_backend!(conn, |c| attachments::table
         .filter(attachments::message_id.eq_any(message_ids))
         .order(attachments::id.asc())
         .select(Attachment::as_select())
-        .load(conn)?)
+        .load(c))?)
 }
 
 /// The message with this RFC 5322 Message-ID, if Tusk has it.

@@ -42,16 +42,19 @@ pub fn ticket_detail(conn: &mut AnyConnection, number: i64) -> AppResult<TicketD
         Some(id) => instances::of_institution(conn, id)?,
         None => Vec::new(),
     };
-    let related_query = tickets_t::table.filter(tickets_t::id.ne(ticket.id)).into_boxed();
-    let related_query = match ticket.instance_id {
-        Some(instance_id) => related_query.filter(tickets_t::instance_id.eq(instance_id)),
-        None => related_query.filter(tickets_t::requester_id.eq(ticket.requester_id)),
-    };
-    let related = related_query
-        .order((tickets_t::updated_at.desc(), tickets_t::id.desc()))
-        .limit(8)
-        .select(Ticket::as_select())
-        .load(conn)?;
+    // Two statement shapes, each kept prepared with a literal LIMIT.
+    let related = crate::on_backend!(conn, |c| {
+        let related_query = crate::db::boxed_for(c, tickets_t::table.filter(tickets_t::id.ne(ticket.id)));
+        let related_query = match ticket.instance_id {
+            Some(instance_id) => related_query.filter(tickets_t::instance_id.eq(instance_id)),
+            None => related_query.filter(tickets_t::requester_id.eq(ticket.requester_id)),
+        };
+        crate::db::reused_limit(
+            related_query.order((tickets_t::updated_at.desc(), tickets_t::id.desc())).select(Ticket::as_select()),
+            8,
+        )
+        .load(c)
+    })?;
     let messages = tickets::messages_of(conn, ticket.id)?;
     let ids: Vec<_> = messages.iter().map(|m| m.id).collect();
     let attachments = tickets::attachments_of(conn, &ids)?;
@@ -322,21 +325,25 @@ pub fn due_queue(
     // The tickets with their names in one statement (not one per row).
     let ids: Vec<TicketId> = due.iter().map(|d| d.ticket_id).collect();
     type Loaded = (Ticket, String, Option<String>, Option<String>, Option<String>);
-    let loaded: Vec<Loaded> = tickets_t::table
-        .inner_join(contacts_t::table)
-        .left_join(institutions_t::table)
-        .left_join(instances_t::table)
-        .left_join(agents_t::table)
-        .filter(tickets_t::id.eq_any(&ids))
-        .filter(tickets_t::merged_into_id.is_null())
-        .select((
-            Ticket::as_select(),
-            contacts_t::email,
-            institutions_t::name.nullable(),
-            instances_t::domain.nullable(),
-            agents_t::name.nullable(),
-        ))
-        .load(conn)?;
+    // Kept prepared: one text per page length on SQLite (`IN (?, …)`), one
+    // on PostgreSQL (`= ANY($1)`).
+    let loaded: Vec<Loaded> = crate::on_backend!(conn, |c| crate::db::reused(
+        tickets_t::table
+            .inner_join(contacts_t::table)
+            .left_join(institutions_t::table)
+            .left_join(instances_t::table)
+            .left_join(agents_t::table)
+            .filter(tickets_t::id.eq_any(&ids))
+            .filter(tickets_t::merged_into_id.is_null())
+            .select((
+                Ticket::as_select(),
+                contacts_t::email,
+                institutions_t::name.nullable(),
+                instances_t::domain.nullable(),
+                agents_t::name.nullable(),
+            ))
+    )
+    .load(c))?;
     let mut by_id: std::collections::HashMap<TicketId, Loaded> =
         loaded.into_iter().map(|row| (row.0.id, row)).collect();
     Ok(due
