@@ -388,20 +388,23 @@ fn query(
             Visibility::Institution(id) => q = q.filter(tickets::institution_id.eq(id)),
             Visibility::Requester(id) => q = q.filter(tickets::requester_id.eq(id)),
         }
-        let in_list = |column: &str, values: Vec<&'static str>| {
-            sql::<Bool>(&format!("+tickets.{column} IN ({})", crate::db::sql_literals(values)))
+        // Statuses and priorities are written into the SQL as literals
+        // (enum names, never caller text): a handful of statement texts,
+        // each kept prepared, and on PostgreSQL a generic plan can still use
+        // the partial queue indexes, which a bound array would hide from it
+        // (PostgreSQL then plans every run: 0.3 ms, more than running it).
+        let in_list = |column: &str, mut values: Vec<&'static str>| {
+            // Sorted and deduplicated: one text per set, however it was asked.
+            values.sort_unstable();
+            values.dedup();
+            let plus = if unindexed { "+" } else { "" };
+            sql::<Bool>(&format!("{plus}tickets.{column} IN ({})", crate::db::sql_literals(values)))
         };
-        match filter.statuses.as_slice() {
-            [] => {}
-            many if unindexed => q = q.filter(in_list("status", many.iter().map(|s| s.as_str()).collect())),
-            [one] => q = q.filter(tickets::status.eq(*one)),
-            many => q = q.filter(tickets::status.eq_any(many.to_vec())),
+        if !filter.statuses.is_empty() {
+            q = q.filter(in_list("status", filter.statuses.iter().map(|s| s.as_str()).collect()));
         }
-        match filter.priorities.as_slice() {
-            [] => {}
-            many if unindexed => q = q.filter(in_list("priority", many.iter().map(|p| p.as_str()).collect())),
-            [one] => q = q.filter(tickets::priority.eq(*one)),
-            many => q = q.filter(tickets::priority.eq_any(many.to_vec())),
+        if !filter.priorities.is_empty() {
+            q = q.filter(in_list("priority", filter.priorities.iter().map(|p| p.as_str()).collect()));
         }
         if let Some(plan) = &filter.plan {
             q = q.filter(

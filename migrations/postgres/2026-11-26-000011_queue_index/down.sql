@@ -1,2 +1,3 @@
 DROP STATISTICS tickets_assignee_status_mcv;
+DROP INDEX tickets_unassigned_queue;
 DROP INDEX tickets_open_queue;
