@@ -7,7 +7,7 @@
 //! templates/portal/*.hbs       portal pages, registered as `portal/<stem>`
 //! ```
 //!
-//! A page template holds the page's own content; the table below names the
+//! A page template holds the page's own content; [`layout_of`] names the
 //! layout (`layout` for the console, `portal_layout` for the portal) it is
 //! placed in. The page is rendered first, then the layout with the page's
 //! `chrome` and the page's HTML as `body`: the layout never sees (or copies)
@@ -115,5 +115,30 @@ mod tests {
     #[test]
     fn every_template_compiles() {
         Views::new().unwrap();
+    }
+
+    #[test]
+    fn pages_are_placed_in_their_layout() {
+        assert_eq!(layout_of("console/queue"), Some("layout"));
+        assert_eq!(layout_of("console/login"), None);
+        assert_eq!(layout_of("portal/tickets"), Some("portal_layout"));
+        assert_eq!(layout_of("layout"), None);
+        // No page wraps itself in a layout any more: it would be nested twice.
+        for (name, text) in TEMPLATES {
+            if layout_of(name).is_some() {
+                assert!(!text.contains("{{#>"), "{name} uses a partial block");
+            }
+        }
+        let page = serde_json::json!({
+            "chrome": {
+                "title": "Link <refused>", "support_name": "Tusk", "flash": null, "csrf": "",
+                "signed_in": false, "is_admin": false, "me_name": null, "me_email": null,
+            },
+        });
+        let html = Views::new().unwrap().render("portal/link_refused", &page).unwrap();
+        assert!(html.starts_with("<!doctype html>"), "{html}");
+        assert!(html.contains("Link &lt;refused&gt;"), "{html}");
+        let main = html.find("<main").expect("the layout's main");
+        assert!(html.find("This sign-in link does not work").is_some_and(|at| at > main), "{html}");
     }
 }
