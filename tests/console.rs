@@ -549,9 +549,17 @@ fn ticket_page_is_safe(db: &TestDb) {
 fn queues_filters_and_pages(db: &TestDb) {
     let w = fixtures::world(&mut db.conn());
     let mut conn = db.conn();
-    for i in 0..60 {
-        fixtures::ticket(&mut conn, &w.oslo.customer, Some(&w.oslo.instance), &format!("Question number {i}"), "Hello");
-    }
+    let questions: Vec<_> = (0..60)
+        .map(|i| {
+            fixtures::ticket(
+                &mut conn,
+                &w.oslo.customer,
+                Some(&w.oslo.instance),
+                &format!("Question number {i}"),
+                "Hello",
+            )
+        })
+        .collect();
     tusk::domain::tickets::assign(&mut conn, w.lyon.ticket.id, Some(w.agent.id), tusk::domain::Actor::System).unwrap();
     tusk::domain::tickets::change_status(
         &mut conn,
@@ -570,6 +578,13 @@ fn queues_filters_and_pages(db: &TestDb) {
         assert!(mine.contains("My open tickets <span class=\"count\">1</span>"), "{mine}");
         assert!(mine.contains("Unassigned <span class=\"count\">60</span>"));
         assert!(mine.contains("Pending <span class=\"count\">1</span>"));
+        // The counts are reused between page views, but never after a change
+        // this process made: the agent sees their own assignment at once.
+        tusk::domain::tickets::assign(&mut db.conn(), questions[0].id, Some(w.agent.id), tusk::domain::Actor::System)
+            .unwrap();
+        let mine = body_text(test::call_service(&app, agent.get("/console/tickets?queue=mine")).await).await;
+        assert!(mine.contains("My open tickets <span class=\"count\">2</span>"), "{mine}");
+        assert!(mine.contains("Unassigned <span class=\"count\">59</span>"), "{mine}");
         let pending = body_text(test::call_service(&app, agent.get("/console/tickets?queue=pending")).await).await;
         assert!(pending.contains("Invoice question"));
         assert!(!pending.contains("Federation relay stopped"));
