@@ -137,7 +137,7 @@ fn main() -> anyhow::Result<()> {
         tickets::table
             .select((tickets::requester_id, tickets::institution_id))
             .order(tickets::id.asc())
-            .first::<(ContactId, Option<tusk::db::InstitutionId>)>(&mut conn)
+            .first::<(ContactId, Option<tusk::db::InstitutionId>)>(&mut *conn)
             .map(|(c, i)| (c.0, i.map(|i| i.0)))?
     };
     let q = |text: &str| SearchRequest::agent(text);

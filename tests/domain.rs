@@ -418,3 +418,48 @@ fn dates_round_trip(db: &TestDb) {
         tickets_t::table.find(t.id).select(tickets_t::created_at).first(&mut *conn).unwrap();
     assert_eq!(stored, at);
 }
+
+/// A pooled connection that the server closed is replaced (PostgreSQL only:
+/// a SQLite connection cannot be closed from outside). Connections used
+/// successfully in the last 500 ms are handed out without a ping, so one
+/// request may meet the dead connection; the next one gets a new connection.
+#[test]
+fn a_connection_closed_by_the_server_is_replaced() {
+    let Some(test_db) = TestDb::postgres() else {
+        eprintln!("SKIPPED: TUSK_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let options = tusk::db::DbOptions { pool_size: 1, ..tusk::db::DbOptions::default() };
+    let db = tusk::db::Db::connect(&test_db.url, &options).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let backend_pid = || {
+        rt.block_on(db.run(|conn| {
+            Ok(diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("pg_backend_pid()"))
+                .get_result::<i32>(conn)?)
+        }))
+    };
+    let first = backend_pid().unwrap();
+    let mut admin = test_db.conn();
+    diesel::sql_query(format!("SELECT pg_terminate_backend({first})")).execute(&mut *admin).unwrap();
+    let mut gone = || {
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+            "(SELECT count(*) FROM pg_stat_activity WHERE pid = {first})"
+        )))
+        .get_result::<i64>(&mut *admin)
+        .unwrap()
+            == 0
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !gone() {
+        assert!(std::time::Instant::now() < deadline, "the backend did not exit");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // The request right after may meet the closed connection (and fail)...
+    let next = match backend_pid() {
+        Ok(pid) => pid,
+        Err(_) => backend_pid().expect("the failed connection is pinged and replaced"),
+    };
+    // ...and none after it does.
+    assert_ne!(next, first);
+    assert_eq!(backend_pid().unwrap(), next);
+}

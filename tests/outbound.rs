@@ -104,7 +104,7 @@ fn open_ticket(db: &TestDb, c: &Config, message_id: &str) -> (TicketId, i64) {
 }
 
 fn rows(db: &TestDb) -> Vec<MailOutboxRow> {
-    mail_outbox::table.order(mail_outbox::id.asc()).select(MailOutboxRow::as_select()).load(&mut db.conn()).unwrap()
+    mail_outbox::table.order(mail_outbox::id.asc()).select(MailOutboxRow::as_select()).load(&mut *db.conn()).unwrap()
 }
 
 fn ids(v: &HeaderValue<'_>) -> Vec<String> {
@@ -392,7 +392,7 @@ fn crash_between_sending_and_sent_resends_with_the_same_id(db: &TestDb) {
                 mail_outbox::locked_until.eq(Some(until)),
                 mail_outbox::sent_at.eq(None::<chrono::NaiveDateTime>),
             ))
-            .execute(&mut db.conn())
+            .execute(&mut *db.conn())
             .unwrap();
     }
     let report = rt.block_on(w.run_until_idle()).unwrap();
@@ -508,7 +508,7 @@ fn sla_notices_from_the_evaluator_are_sent(db: &TestDb) {
     // Queued "in the future" of the evaluation; make it due now.
     diesel::update(mail_outbox::table)
         .set(mail_outbox::next_attempt_at.eq(chrono::Utc::now().naive_utc()))
-        .execute(&mut db.conn())
+        .execute(&mut *db.conn())
         .unwrap();
     let report = rt.block_on(w.run_until_idle()).unwrap();
     assert_eq!(report.failed, 0, "{:?}", rows(db));

@@ -151,7 +151,7 @@ fn outbox_of_kind(db: &TestDb, kind: &str) -> Vec<(Option<i64>, String, String)>
         .filter(mail_outbox::kind.eq(kind))
         .order(mail_outbox::id.asc())
         .select((mail_outbox::ticket_id, mail_outbox::recipients, mail_outbox::payload))
-        .load::<(Option<TicketId>, String, String)>(&mut db.conn())
+        .load::<(Option<TicketId>, String, String)>(&mut *db.conn())
         .unwrap()
         .into_iter()
         .map(|(t, r, p)| (t.map(|t| t.0), r, p))
@@ -285,7 +285,7 @@ fn message_with_attachment(
     attachments::table
         .filter(attachments::message_id.eq(message.id))
         .select(attachments::id)
-        .first(&mut db.conn())
+        .first(&mut *db.conn())
         .unwrap()
 }
 
@@ -389,7 +389,7 @@ fn support_form_opens_a_web_ticket(db: &TestDb) {
             .filter(events::ticket_id.eq(ticket.id))
             .filter(events::action.eq("ticket.created"))
             .count()
-            .get_result(&mut conn)
+            .get_result(&mut *conn)
             .unwrap();
         assert_eq!(created, 1);
 
@@ -414,7 +414,7 @@ fn support_form_opens_a_web_ticket(db: &TestDb) {
                         tickets::institution_id,
                     ))
                     .first::<(bool, Option<String>, Option<tusk::db::InstanceId>, Option<tusk::db::InstitutionId>)>(
-                        &mut conn,
+                        &mut *conn,
                     )
                     .map(|(a, b, c, d)| (a, b, c.map(|c| c.0), d.map(|d| d.0)))
                     .unwrap();
@@ -431,7 +431,7 @@ fn support_form_opens_a_web_ticket(db: &TestDb) {
         let (triage, institution): (bool, Option<tusk::db::InstitutionId>) = tickets::table
             .order(tickets::id.desc())
             .select((tickets::needs_triage, tickets::institution_id))
-            .first(&mut conn)
+            .first(&mut *conn)
             .unwrap();
         assert!(triage);
         assert_eq!(institution, None);
@@ -617,7 +617,7 @@ fn magic_links_sign_in_once(db: &TestDb) {
         assert_eq!(token.len(), 64);
         let (hash, contact, used): (String, i64, Option<chrono::NaiveDateTime>) = magic_links::table
             .select((magic_links::token_hash, magic_links::contact_id, magic_links::used_at))
-            .first(&mut db.conn())
+            .first(&mut *db.conn())
             .unwrap();
         assert_ne!(hash, token);
         assert_eq!(hash, tusk::domain::sessions::token_hash(&token));
@@ -649,7 +649,7 @@ fn magic_links_sign_in_once(db: &TestDb) {
         .await;
         assert_eq!(res.status(), 403);
         let used: Option<chrono::NaiveDateTime> =
-            magic_links::table.select(magic_links::used_at).first(&mut db.conn()).unwrap();
+            magic_links::table.select(magic_links::used_at).first(&mut *db.conn()).unwrap();
         assert!(used.is_none(), "opening is not signing in");
         // The real link signs in once.
         let res = open_link(&app, &path).await;
@@ -658,7 +658,7 @@ fn magic_links_sign_in_once(db: &TestDb) {
         let cookie = res.response().cookies().find(|c| c.name() == "tusk_session").unwrap().into_owned();
         assert_eq!(cookie.http_only(), Some(true));
         let used: Option<chrono::NaiveDateTime> =
-            magic_links::table.select(magic_links::used_at).first(&mut db.conn()).unwrap();
+            magic_links::table.select(magic_links::used_at).first(&mut *db.conn()).unwrap();
         assert!(used.is_some(), "marked used");
         let res = test::call_service(
             &app,
@@ -680,7 +680,7 @@ fn magic_links_sign_in_once(db: &TestDb) {
         let path = last_link(db, &email);
         diesel::update(magic_links::table.filter(magic_links::used_at.is_null()))
             .set(magic_links::expires_at.eq(tusk::db::now() - chrono::Duration::seconds(1)))
-            .execute(&mut db.conn())
+            .execute(&mut *db.conn())
             .unwrap();
         let res = open_link(&app, &path).await;
         assert_eq!(res.status(), 403);
@@ -781,7 +781,7 @@ fn other_institutions_are_not_found(db: &TestDb) {
         assert_eq!(res.status(), 404);
         assert_eq!(written(db), before, "nothing written on another institution's ticket");
         let status: String =
-            tickets::table.find(w.oslo.ticket.id).select(tickets::status).first(&mut db.conn()).unwrap();
+            tickets::table.find(w.oslo.ticket.id).select(tickets::status).first(&mut *db.conn()).unwrap();
         assert_eq!(status, "new");
         // The list shows only one's own tickets: not the colleague's, not Oslo's.
         let page = body_text(test::call_service(&app, lyon.get("/support")).await).await;
@@ -902,14 +902,14 @@ fn reply_solve_and_download(db: &TestDb) {
         // Solve: status solved, the event names the contact.
         let res = test::call_service(&app, lyon.post(&format!("/support/tickets/{n}/solve"), &lyon.csrf)).await;
         assert_eq!(res.status(), 303);
-        let status: String = tickets::table.find(id).select(tickets::status).first(&mut conn).unwrap();
+        let status: String = tickets::table.find(id).select(tickets::status).first(&mut *conn).unwrap();
         assert_eq!(status, "solved");
         let (actor_kind, actor_id): (String, Option<i64>) = events::table
             .filter(events::ticket_id.eq(id))
             .filter(events::action.eq("ticket.status_changed"))
             .order(events::id.desc())
             .select((events::actor_kind, events::actor_id))
-            .first(&mut conn)
+            .first(&mut *conn)
             .unwrap();
         assert_eq!((actor_kind.as_str(), actor_id), ("contact", Some(w.lyon.customer.id.0)));
         let page = body_text(test::call_service(&app, lyon.get(&format!("/support/tickets/{n}"))).await).await;
@@ -922,9 +922,9 @@ fn reply_solve_and_download(db: &TestDb) {
         )
         .await;
         assert_eq!(res.status(), 303);
-        let status: String = tickets::table.find(id).select(tickets::status).first(&mut conn).unwrap();
+        let status: String = tickets::table.find(id).select(tickets::status).first(&mut *conn).unwrap();
         assert_eq!(status, "open");
-        let count: i64 = messages::table.filter(messages::ticket_id.eq(id)).count().get_result(&mut conn).unwrap();
+        let count: i64 = messages::table.filter(messages::ticket_id.eq(id)).count().get_result(&mut *conn).unwrap();
         assert_eq!(count, 3);
     });
 }
@@ -974,7 +974,7 @@ fn csrf_is_checked_on_every_portal_form(db: &TestDb) {
         assert_eq!(written(db), before, "nothing written by forged forms");
         assert_eq!(common::count(&mut db.conn(), "web_sessions"), sessions_before, "no session ended");
         let status: String =
-            tickets::table.find(w.lyon.ticket.id).select(tickets::status).first(&mut db.conn()).unwrap();
+            tickets::table.find(w.lyon.ticket.id).select(tickets::status).first(&mut *db.conn()).unwrap();
         assert_eq!(status, "new");
     });
 }
@@ -1004,7 +1004,7 @@ fn emails_reach_the_customer_with_portal_links(db: &TestDb) {
         let res = test::call_service(&app, post_multipart("/support/new", Some(&csrf), None, body).to_request()).await;
         assert_eq!(res.status(), 200);
         assert_eq!(ask_link(&app, email).await.0, 200);
-        tickets::table.order(tickets::id.desc()).select(tickets::number).first::<i64>(&mut db.conn()).unwrap()
+        tickets::table.order(tickets::id.desc()).select(tickets::number).first::<i64>(&mut *db.conn()).unwrap()
     });
     // The mail worker sends both.
     {

@@ -697,7 +697,7 @@ fn weekly_summary_is_queued_once_and_sent_with_the_csv(db: &TestDb) {
         let mut conn = db.conn();
         let d = reports::weekly::send_if_due(&mut conn, &settings, early).unwrap().unwrap();
         assert_eq!(d.period_start, NaiveDate::from_ymd_opt(2026, 11, 23).unwrap());
-        diesel::delete(mail_outbox::table).execute(&mut conn).unwrap();
+        diesel::delete(mail_outbox::table).execute(&mut *conn).unwrap();
     }
     let queued: usize = std::thread::scope(|s| {
         let handles: Vec<_> = (0..3)
@@ -722,12 +722,12 @@ fn weekly_summary_is_queued_once_and_sent_with_the_csv(db: &TestDb) {
     let periods: Vec<(chrono::NaiveDateTime, i32)> = report_deliveries::table
         .order(report_deliveries::period_start.asc())
         .select((report_deliveries::period_start, report_deliveries::recipients))
-        .load(&mut conn)
+        .load(&mut *conn)
         .unwrap();
     assert_eq!(periods, vec![(paris(2026, 11, 23, 0, 0).naive_utc(), 1), (paris(2026, 11, 30, 0, 0).naive_utc(), 1)]);
     let rows: Vec<(String, String, String)> = mail_outbox::table
         .select((mail_outbox::kind, mail_outbox::recipients, mail_outbox::payload))
-        .load(&mut conn)
+        .load(&mut *conn)
         .unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!((rows[0].0.as_str(), rows[0].1.as_str()), ("sla_weekly", "[\"boss@tusk.example\"]"));
@@ -743,7 +743,7 @@ fn weekly_summary_is_queued_once_and_sent_with_the_csv(db: &TestDb) {
     // (The test's "now" lies ahead of the wall clock: make the row due.)
     diesel::update(mail_outbox::table)
         .set(mail_outbox::next_attempt_at.eq(paris(2020, 1, 1, 0, 0).naive_utc()))
-        .execute(&mut db.conn())
+        .execute(&mut *db.conn())
         .unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let _rt = rt.enter();
@@ -761,7 +761,7 @@ fn weekly_summary_is_queued_once_and_sent_with_the_csv(db: &TestDb) {
     );
     let sent = rt.block_on(worker.run_until_idle()).unwrap();
     let state: Vec<(String, Option<String>)> =
-        mail_outbox::table.select((mail_outbox::kind, mail_outbox::last_error)).load(&mut db.conn()).unwrap();
+        mail_outbox::table.select((mail_outbox::kind, mail_outbox::last_error)).load(&mut *db.conn()).unwrap();
     assert_eq!(sent.sent, 1, "{sent:?} {state:?}");
     assert!(sink.wait_for(1, StdDuration::from_secs(5)));
     let received = sink.received();
@@ -792,7 +792,7 @@ fn seed_fills_sla_facts_as_the_engine_computes_them(db: &TestDb) {
     tusk::seed::run(&db.db, &plans(), &options).unwrap();
     let mut conn = db.conn();
     let ids: Vec<TicketId> =
-        tusk::db::schema::tickets::table.select(tusk::db::schema::tickets::id).load(&mut conn).unwrap();
+        tusk::db::schema::tickets::table.select(tusk::db::schema::tickets::id).load(&mut *conn).unwrap();
     assert_eq!(ids.len(), 400);
     let now = Utc::now();
     let mut decided = 0;

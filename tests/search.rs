@@ -264,7 +264,7 @@ async fn assert_index_matches_db(db: &TestDb, engine: &Arc<dyn Search>) {
     let live: Vec<Ticket> = tickets_t::table
         .filter(tickets_t::merged_into_id.is_null())
         .select(Ticket::as_select())
-        .load(&mut db.conn())
+        .load(&mut *db.conn())
         .unwrap();
     let mut all = agent("");
     all.per_page = 100;
@@ -310,7 +310,7 @@ fn contract(db: &TestDb, engine: Arc<dyn Search>) {
         engine.prepare().await.expect("settings apply idempotently");
         let report = drain(db, &engine).await;
         assert_eq!(report.indexed, 4, "{report:?}");
-        assert_eq!(search_outbox::table.count().get_result::<i64>(&mut db.conn()).unwrap(), 0, "outbox drained");
+        assert_eq!(search_outbox::table.count().get_result::<i64>(&mut *db.conn()).unwrap(), 0, "outbox drained");
         assert_index_matches_db(db, &engine).await;
         let run = |r: SearchRequest| {
             let engine = engine.clone();
@@ -484,7 +484,7 @@ fn embedded_outage_converges(db: &TestDb) {
         let (rows, attempts) = indexer::backlog(&mut db.conn()).unwrap();
         assert!(rows >= 7 && attempts >= 2, "the outbox keeps every change: {rows} rows, {attempts} attempts");
         let error: Option<String> =
-            search_outbox::table.select(search_outbox::last_error).first(&mut db.conn()).unwrap();
+            search_outbox::table.select(search_outbox::last_error).first(&mut *db.conn()).unwrap();
         assert!(error.unwrap_or_default().to_lowercase().contains("lock"), "the reason is recorded");
         assert_eq!(engine.count().await.unwrap(), 0);
 
@@ -539,7 +539,8 @@ fn meilisearch_outage_keeps_the_outbox(db: &TestDb) {
 
 fn outbox_claims_are_exclusive_and_token_bound(db: &TestDb) {
     let w = world(&mut db.conn());
-    let conn = &mut db.conn();
+    let mut pooled = db.conn();
+    let conn: &mut tusk::db::AnyConnection = &mut pooled;
     diesel::delete(search_outbox::table).execute(conn).unwrap();
     let now = tusk::db::now();
     for t in [w.t1.id, w.t1.id, w.t2.id] {

@@ -164,7 +164,7 @@ fn managed_urgent_opened_on_friday_evening(db: &TestDb) {
         .filter(mail_outbox::kind.like("sla_%"))
         .order(mail_outbox::id.asc())
         .select((mail_outbox::kind, mail_outbox::recipients))
-        .load(&mut conn)
+        .load(&mut *conn)
         .unwrap();
     assert_eq!(
         kinds,
@@ -224,7 +224,7 @@ fn pending_over_a_weekend(db: &TestDb) {
         .filter(sla_segments::metric.eq("resolution"))
         .filter(sla_segments::kind.eq("paused"))
         .count()
-        .get_result(&mut conn)
+        .get_result(&mut *conn)
         .unwrap();
     assert_eq!(paused, 1);
 }
@@ -273,7 +273,7 @@ fn a_pass_since_an_instant_finds_the_tickets_changed_after_it(db: &TestDb) {
     // A write that did not refresh the clocks (as another program's might).
     diesel::update(tickets_t::table.find(t))
         .set(tickets_t::updated_at.eq(naive(at + minutes(10))))
-        .execute(&mut conn)
+        .execute(&mut *conn)
         .unwrap();
     assert_eq!(pass(&mut conn, at + minutes(15), Some(at + minutes(11))), 0);
     assert_eq!(pass(&mut conn, at + minutes(15), Some(at + minutes(9))), 1);
@@ -283,7 +283,7 @@ fn a_pass_since_an_instant_finds_the_tickets_changed_after_it(db: &TestDb) {
     // A full pass finds the next unrefreshed change wherever it lies.
     diesel::update(tickets_t::table.find(t))
         .set(tickets_t::updated_at.eq(naive(at + minutes(20))))
-        .execute(&mut conn)
+        .execute(&mut *conn)
         .unwrap();
     assert_eq!(evaluate(&mut conn, at + minutes(25)).refreshed, 1);
 }
@@ -357,10 +357,10 @@ fn notices_are_sent_once_with_two_evaluators_racing(db: &TestDb) {
     let mut conn = db.conn();
     // Each ticket: first response and resolution breached, once each.
     assert_eq!(sent, 10);
-    let notices: i64 = sla_notices::table.count().get_result(&mut conn).unwrap();
+    let notices: i64 = sla_notices::table.count().get_result(&mut *conn).unwrap();
     assert_eq!(notices, 10);
     let mails: i64 =
-        mail_outbox::table.filter(mail_outbox::kind.eq("sla_breach")).count().get_result(&mut conn).unwrap();
+        mail_outbox::table.filter(mail_outbox::kind.eq("sla_breach")).count().get_result(&mut *conn).unwrap();
     assert_eq!(mails, 10);
 }
 

@@ -37,7 +37,7 @@ pub mod schema;
 pub mod types;
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -117,19 +117,70 @@ pub struct ConnectionManager {
     url: DbUrl,
     sqlite_busy_timeout_ms: u32,
     sqlite_synchronous_full: bool,
+    /// Checkout pings sent (see [`ALIVE_BYPASS`]).
+    pings: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl ConnectionManager {
     pub fn new(url: DbUrl, sqlite_busy_timeout_ms: u32, sqlite_synchronous_full: bool) -> Self {
-        Self { url, sqlite_busy_timeout_ms, sqlite_synchronous_full }
+        Self { url, sqlite_busy_timeout_ms, sqlite_synchronous_full, pings: Default::default() }
+    }
+}
+
+/// How long after a connection last proved healthy it is handed out without
+/// a `SELECT 1` first. A busy pool reuses each connection many times a
+/// second, and the ping was a round trip per checkout (PostgreSQL); a
+/// connection that failed, or whose use was not observed, is pinged at its
+/// next checkout. Same idea and value as HikariCP's `aliveBypassWindowMs`.
+const ALIVE_BYPASS: Duration = Duration::from_millis(500);
+
+/// A pooled connection and when it last proved healthy: a ping, or a
+/// [`Db::run`] closure that returned `Ok`.
+pub struct PoolConnection {
+    conn: AnyConnection,
+    healthy_at: Option<Instant>,
+}
+
+impl std::ops::Deref for PoolConnection {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for PoolConnection {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
     }
 }
 
 impl ManageConnection for ConnectionManager {
-    type Connection = AnyConnection;
+    type Connection = PoolConnection;
     type Error = r2d2::Error;
 
-    fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
+    fn connect(&self) -> Result<PoolConnection, r2d2::Error> {
+        let conn = self.open()?;
+        Ok(PoolConnection { conn, healthy_at: Some(Instant::now()) })
+    }
+
+    fn is_valid(&self, pooled: &mut PoolConnection) -> Result<(), r2d2::Error> {
+        if pooled.healthy_at.is_some_and(|at| at.elapsed() < ALIVE_BYPASS) {
+            return Ok(());
+        }
+        pooled.healthy_at = None;
+        self.pings.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        pooled.conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)?;
+        pooled.healthy_at = Some(Instant::now());
+        Ok(())
+    }
+
+    fn has_broken(&self, _conn: &mut PoolConnection) -> bool {
+        false
+    }
+}
+
+impl ConnectionManager {
+    fn open(&self) -> Result<AnyConnection, r2d2::Error> {
         match self.url.kind {
             BackendKind::Sqlite => {
                 let mut conn =
@@ -170,24 +221,36 @@ impl ManageConnection for ConnectionManager {
             }
         }
     }
-
-    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
-        false
-    }
 }
 
 pub type DbPool = Pool<ConnectionManager>;
-pub type PooledConn = PooledConnection<ConnectionManager>;
+/// A connection checked out of the pool by blocking code ([`Db::get`]).
+pub struct PooledConn(PooledConnection<ConnectionManager>);
+
+impl std::ops::Deref for PooledConn {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.0.conn
+    }
+}
+
+impl std::ops::DerefMut for PooledConn {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.0.conn
+    }
+}
 
 /// The pool plus what callers need to know about the backend.
 #[derive(Clone)]
 pub struct Db {
     pool: DbPool,
     url: DbUrl,
+    /// One permit per pooled connection, handed out first come, first
+    /// served to [`Db::run`] callers: they queue on the async side, in
+    /// order, rather than as blocking threads woken in no particular order
+    /// by the pool (under load, that order decided the slowest pages).
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+    pings: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Settings for [`Db::connect`].
@@ -221,13 +284,15 @@ impl Db {
         }
         let manager =
             ConnectionManager::new(url.clone(), options.sqlite_busy_timeout_ms, options.sqlite_synchronous_full);
+        let pings = manager.pings.clone();
         let pool = Pool::builder()
             .max_size(options.pool_size)
             .connection_timeout(options.connect_timeout)
             .error_handler(Box::new(r2d2::LoggingErrorHandler))
             .build(manager)
             .map_err(|e| anyhow::anyhow!("cannot connect to the database at {}: {e}", url.redacted()))?;
-        Ok(Db { pool, url })
+        let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(options.pool_size as usize));
+        Ok(Db { pool, url, permits, pings })
     }
 
     pub fn backend(&self) -> BackendKind {
@@ -241,7 +306,10 @@ impl Db {
     /// A pooled connection for blocking code (CLI commands, workers' blocking
     /// sections). Async code uses [`Db::run`] instead.
     pub fn get(&self) -> Result<PooledConn, AppError> {
-        self.pool.get().map_err(AppError::from)
+        let mut conn = self.pool.get().map_err(AppError::from)?;
+        // Its use is not observed: pinged again at its next checkout.
+        conn.healthy_at = None;
+        Ok(PooledConn(conn))
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool. The
@@ -253,12 +321,28 @@ impl Db {
         T: Send + 'static,
     {
         let pool = self.pool.clone();
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| AppError::internal(anyhow::anyhow!("database permits closed: {e}")))?;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let mut conn = pool.get().map_err(AppError::from)?;
-            f(&mut conn)
+            let result = f(&mut conn.conn);
+            // A failure may have been the connection's own: ping it before
+            // its next use.
+            conn.healthy_at = result.is_ok().then(Instant::now);
+            result
         })
         .await
         .map_err(|e| AppError::internal(anyhow::anyhow!("database task failed: {e}")))?
+    }
+
+    /// Checkout pings sent so far.
+    pub fn pings(&self) -> u64 {
+        self.pings.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Connections currently open and idle in the pool.
@@ -505,6 +589,40 @@ mod tests {
         assert_eq!(url.redacted(), "postgres://tusk:***@db:5432/tusk");
         let url = DbUrl::parse("postgres://tusk@db/tusk").unwrap();
         assert_eq!(url.redacted(), "postgres://tusk@db/tusk");
+    }
+
+    #[test]
+    fn a_connection_is_pinged_unless_it_proved_healthy_just_now() {
+        let manager = ConnectionManager::new(DbUrl::parse("sqlite://:memory:").unwrap(), 1000, false);
+        let mut pooled = manager.connect().unwrap();
+        let fresh = pooled.healthy_at.unwrap();
+        // Within the window: handed out as is.
+        manager.is_valid(&mut pooled).unwrap();
+        assert_eq!(pooled.healthy_at, Some(fresh));
+        // Past the window, or after an unobserved or failed use: pinged.
+        pooled.healthy_at = Some(fresh - ALIVE_BYPASS);
+        manager.is_valid(&mut pooled).unwrap();
+        assert!(pooled.healthy_at.unwrap() > fresh - ALIVE_BYPASS);
+        pooled.healthy_at = None;
+        manager.is_valid(&mut pooled).unwrap();
+        assert!(pooled.healthy_at.is_some());
+    }
+
+    #[test]
+    fn run_records_the_outcome_and_get_forgets_it() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let db = Db::connect("sqlite://:memory:", &DbOptions { pool_size: 1, ..DbOptions::default() }).unwrap();
+        let ok = |db: &Db| rt.block_on(db.run(|_| Ok(()))).unwrap();
+        ok(&db);
+        let pings = db.pings();
+        ok(&db);
+        assert_eq!(db.pings(), pings, "used successfully just now: not pinged");
+        rt.block_on(db.run(|_| Err::<(), _>(AppError::invalid("no")))).unwrap_err();
+        ok(&db);
+        assert_eq!(db.pings(), pings + 1, "a failed closure leaves the connection to be pinged");
+        drop(db.get().unwrap());
+        ok(&db);
+        assert_eq!(db.pings(), pings + 2, "a blocking checkout's use is not observed");
     }
 
     #[test]
