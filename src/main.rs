@@ -9,6 +9,9 @@ use tusk::commands::{self, ImportKind};
 use tusk::config::{Config, ConfigError};
 use tusk::db::Role;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// sysexits(3) codes, so that MTAs and scripts can tell failures apart.
 const EX_DATAERR: u8 = 65;
 const EX_CONFIG: u8 = 78;
