@@ -200,7 +200,7 @@ fn sign_in_sessions_and_rate_limit(db: &TestDb) {
         // The database holds only the hash of the cookie token.
         let stored: Vec<String> = tusk::db::schema::web_sessions::table
             .select(tusk::db::schema::web_sessions::token_hash)
-            .load(&mut db.conn())
+            .load(&mut *db.conn())
             .unwrap();
         assert_eq!(stored.len(), 1);
         assert_ne!(stored[0], browser.session);
@@ -238,8 +238,11 @@ fn sign_in_sessions_and_rate_limit(db: &TestDb) {
         let res = test::call_service(&app, agent.get("/console/tickets")).await;
         assert_eq!(res.status(), 303);
         assert_eq!(sign_in(&app, "agent@tusk.example", PASSWORD).await.err(), Some(401));
-        let deactivated: Vec<String> =
-            events::table.filter(events::subject_type.eq("agent")).select(events::action).load(&mut db.conn()).unwrap();
+        let deactivated: Vec<String> = events::table
+            .filter(events::subject_type.eq("agent"))
+            .select(events::action)
+            .load(&mut *db.conn())
+            .unwrap();
         assert!(deactivated.iter().any(|a| a.contains("deactivated") || a.contains("active")), "{deactivated:?}");
     });
 }
@@ -284,7 +287,7 @@ fn roles_are_enforced(db: &TestDb) {
         let name: String = tusk::db::schema::institutions::table
             .filter(tusk::db::schema::institutions::slug.eq(slug))
             .select(tusk::db::schema::institutions::name)
-            .first(&mut db.conn())
+            .first(&mut *db.conn())
             .unwrap();
         assert_eq!(name, "Renamed");
         // No agent was created by the refused posts.
@@ -350,18 +353,18 @@ fn reply_note_and_changes(db: &TestDb) {
             .filter(messages::ticket_id.eq(id))
             .order(messages::id.desc())
             .select((messages::kind, messages::body_text, messages::message_id))
-            .first(&mut conn)
+            .first(&mut *conn)
             .unwrap();
         assert_eq!(kind, "reply");
         assert_eq!(body, "We restarted the relay worker.");
         let (outbox_kind, recipients): (String, String) = mail_outbox::table
             .filter(mail_outbox::rfc_message_id.eq(&rfc))
             .select((mail_outbox::kind, mail_outbox::recipients))
-            .first(&mut conn)
+            .first(&mut *conn)
             .unwrap();
         assert_eq!(outbox_kind, "reply");
         assert!(recipients.contains("staff@univ-lyon.example"));
-        let status: String = tickets::table.find(id).select(tickets::status).first(&mut conn).unwrap();
+        let status: String = tickets::table.find(id).select(tickets::status).first(&mut *conn).unwrap();
         assert_eq!(status, "pending", "send and set pending");
 
         // The thread shows the reply and its delivery state.
@@ -381,7 +384,7 @@ fn reply_note_and_changes(db: &TestDb) {
             .filter(messages::ticket_id.eq(id))
             .order(messages::id.desc())
             .select(messages::kind)
-            .first(&mut conn)
+            .first(&mut *conn)
             .unwrap();
         assert_eq!(kind, "note");
         assert_eq!(common::count(&mut conn, "mail_outbox"), outbox_before, "a note is never emailed");
@@ -398,13 +401,13 @@ fn reply_note_and_changes(db: &TestDb) {
         let (status, priority, assignee): (String, String, Option<i64>) = tickets::table
             .find(id)
             .select((tickets::status, tickets::priority, tickets::assignee_id))
-            .first(&mut conn)
+            .first(&mut *conn)
             .unwrap();
         assert_eq!((status.as_str(), priority.as_str(), assignee), ("open", "urgent", Some(w.manager.id.0)));
         let actions: Vec<(String, Option<i64>)> = events::table
             .filter(events::ticket_id.eq(id))
             .select((events::action, events::actor_id))
-            .load(&mut conn)
+            .load(&mut *conn)
             .unwrap();
         for wanted in
             ["ticket.status_changed", "ticket.priority_changed", "ticket.assignee_changed", "ticket.tags_changed"]
@@ -423,7 +426,7 @@ fn reply_note_and_changes(db: &TestDb) {
                 tusk::db::schema::ticket_sla::priority,
                 tusk::db::schema::ticket_sla::first_response_business_secs,
             ))
-            .first(&mut conn)
+            .first(&mut *conn)
             .unwrap();
         assert_eq!(sla_priority, "urgent");
         assert!(first_response_secs.is_some(), "the reply was measured as the first response");
@@ -432,8 +435,11 @@ fn reply_note_and_changes(db: &TestDb) {
         let res =
             test::call_service(&app, agent.post(&format!("/console/tickets/{n}"), "status=solved&notify=1")).await;
         assert_eq!(res.status(), 303);
-        let kinds: Vec<String> =
-            mail_outbox::table.filter(mail_outbox::ticket_id.eq(id)).select(mail_outbox::kind).load(&mut conn).unwrap();
+        let kinds: Vec<String> = mail_outbox::table
+            .filter(mail_outbox::ticket_id.eq(id))
+            .select(mail_outbox::kind)
+            .load(&mut *conn)
+            .unwrap();
         assert!(kinds.contains(&"solved".to_string()), "{kinds:?}");
 
         // Bad input: a clear error, nothing changed.
@@ -463,14 +469,14 @@ fn merge_and_relink(db: &TestDb) {
         assert_eq!(res.status(), 303);
         let mut conn = db.conn();
         let (merged_into, status): (Option<i64>, String) =
-            tickets::table.find(dup.id).select((tickets::merged_into_id, tickets::status)).first(&mut conn).unwrap();
+            tickets::table.find(dup.id).select((tickets::merged_into_id, tickets::status)).first(&mut *conn).unwrap();
         assert_eq!(merged_into, Some(w.lyon.ticket.id.0));
         assert_eq!(status, "closed");
         let moved: i64 =
-            messages::table.filter(messages::ticket_id.eq(w.lyon.ticket.id)).count().get_result(&mut conn).unwrap();
+            messages::table.filter(messages::ticket_id.eq(w.lyon.ticket.id)).count().get_result(&mut *conn).unwrap();
         assert_eq!(moved, 2, "the duplicate's message joined the thread");
         let merged_events: i64 =
-            events::table.filter(events::action.eq("ticket.merged")).count().get_result(&mut conn).unwrap();
+            events::table.filter(events::action.eq("ticket.merged")).count().get_result(&mut *conn).unwrap();
         assert_eq!(merged_events, 1);
         let page = body_text(test::call_service(&app, agent.get(&format!("/console/tickets/{n}"))).await).await;
         assert!(page.contains("Is the relay down again?"));
@@ -495,7 +501,7 @@ fn merge_and_relink(db: &TestDb) {
         .await;
         assert_eq!(res.status(), 422);
         let instance: Option<i64> =
-            tickets::table.find(w.lyon.ticket.id).select(tickets::instance_id).first(&mut conn).unwrap();
+            tickets::table.find(w.lyon.ticket.id).select(tickets::instance_id).first(&mut *conn).unwrap();
         assert_eq!(instance, Some(w.lyon.instance.id.0));
     });
 }
@@ -592,13 +598,17 @@ fn queues_filters_and_pages(db: &TestDb) {
         let all =
             body_text(test::call_service(&app, agent.get("/console/tickets?queue=all&sort=number&dir=asc")).await)
                 .await;
-        assert_eq!(all.matches("<tr class=\"\" data-href").count(), 50);
+        assert_eq!(all.matches("><td><a href=\"/console/tickets/").count(), 50);
+        // The assignee filter lists agents by name.
+        let agent_option = format!("<option value=\"{}\">{}</option>", w.agent.id.0, w.agent.name);
+        assert!(all.contains(&agent_option), "{all}");
+        assert!(all.contains("<option value=\"none\">unassigned</option>"));
         let at = all.find("rel=\"next\"").map(|_| all.find("<nav class=\"pager\">").unwrap()).expect("a next page");
         let next = &all[at..];
         let href = &next[next.find("href=\"").unwrap() + 6..];
         let href = unescape(&href[..href.find('"').unwrap()]);
         let second = body_text(test::call_service(&app, agent.get(&href)).await).await;
-        assert_eq!(second.matches("<tr class=\"\" data-href").count(), 12);
+        assert_eq!(second.matches("><td><a href=\"/console/tickets/").count(), 12);
         assert!(second.contains("Question number 59"));
         assert!(!second.contains("rel=\"next\""));
         // Filters: plan tier and institution.
@@ -651,7 +661,7 @@ fn records_and_quarantine(db: &TestDb) {
         let outcome: String = tusk::db::schema::inbound_messages::table
             .find(qid)
             .select(tusk::db::schema::inbound_messages::outcome)
-            .first(&mut db.conn())
+            .first(&mut *db.conn())
             .unwrap();
         assert_eq!(outcome, "discarded");
         let list = body_text(test::call_service(&app, admin.get("/console/admin/quarantine")).await).await;
@@ -677,7 +687,7 @@ fn records_and_quarantine(db: &TestDb) {
         let plan: String = tusk::db::schema::instances::table
             .find(w.oslo.instance.id)
             .select(tusk::db::schema::instances::plan)
-            .first(&mut db.conn())
+            .first(&mut *db.conn())
             .unwrap();
         assert_eq!(plan, "managed");
         let page = body_text(test::call_service(&app, admin.get("/console/contacts?q=oslomet")).await).await;

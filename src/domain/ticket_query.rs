@@ -354,10 +354,13 @@ fn query(
     let raw: Vec<RawRow> = crate::on_backend!(conn, |c| {
         let mut q = crate::db::boxed_for(
             c,
+            // Joined in this order on PostgreSQL (`join_collapse_limit`):
+            // the plan filter needs the institution and instance, so rows
+            // it drops are never joined to their requester and assignee.
             tickets::table
-                .inner_join(contacts::table)
                 .left_join(institutions::table)
                 .left_join(instances::table)
+                .inner_join(contacts::table)
                 .left_join(agents::table)
                 .select((
                     (

@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use super::{agents, contacts, events, instances, institutions, outbox, tickets};
+use super::{agents, events, instances, institutions, outbox, tickets};
 use crate::db::models::{Agent, Attachment, Contact, Event, Instance, Institution, MailOutboxRow, Message, Ticket};
 use crate::db::schema::{contacts as contacts_t, tickets as tickets_t};
 use crate::db::{AnyConnection, ContactId, InstanceId, InstitutionId, TicketId};
@@ -25,19 +25,33 @@ pub struct TicketDetail {
     pub attachments: Vec<Attachment>,
     pub events: Vec<Event>,
     pub mail: Vec<MailOutboxRow>,
-    pub agents: Vec<Agent>,
+    /// The active agents.
+    pub agents: std::sync::Arc<Vec<Agent>>,
     /// The ticket this one was merged into, if any.
     pub merged_into: Option<Ticket>,
 }
 
-/// Loads the ticket page of ticket `number`.
-pub fn ticket_detail(conn: &mut AnyConnection, number: i64) -> AppResult<TicketDetail> {
-    let ticket =
-        tickets::by_number(conn, number)?.ok_or_else(|| AppError::not_found(format!("no ticket #{number}")))?;
+/// Loads the ticket page of ticket `number`; the agents through `agents`.
+pub fn ticket_detail(conn: &mut AnyConnection, number: i64, agents: &ActiveAgentsCache) -> AppResult<TicketDetail> {
+    use crate::db::schema::{instances as instances_t, institutions as institutions_t};
+    // The ticket with its requester, institution and instance: one cached
+    // statement (unique key, no LIMIT), where there were four round trips.
+    let head = crate::on_backend!(conn, |c| tickets_t::table
+        .inner_join(contacts_t::table)
+        .left_join(institutions_t::table)
+        .left_join(instances_t::table)
+        .filter(tickets_t::number.eq(number))
+        .select((
+            Ticket::as_select(),
+            Contact::as_select(),
+            Option::<Institution>::as_select(),
+            Option::<Instance>::as_select(),
+        ))
+        .get_result::<(Ticket, Contact, Option<Institution>, Option<Instance>)>(c))
+    .optional()?;
+    let (ticket, requester, institution, instance) =
+        head.ok_or_else(|| AppError::not_found(format!("no ticket #{number}")))?;
     let tags = tickets::tags_of(conn, ticket.id)?;
-    let requester = contacts::get(conn, ticket.requester_id)?;
-    let institution = ticket.institution_id.map(|id| institutions::get(conn, id)).transpose()?;
-    let instance = ticket.instance_id.map(|id| instances::get(conn, id)).transpose()?;
     let institution_instances = match ticket.institution_id {
         Some(id) => instances::of_institution(conn, id)?,
         None => Vec::new(),
@@ -60,7 +74,7 @@ pub fn ticket_detail(conn: &mut AnyConnection, number: i64) -> AppResult<TicketD
     let attachments = tickets::attachments_of(conn, &ids)?;
     let events = events::for_ticket(conn, ticket.id)?;
     let mail = outbox::mail_for_ticket(conn, ticket.id)?;
-    let agents = agents::list(conn)?.into_iter().filter(|a| a.active).collect();
+    let agents = active_agents(conn, agents)?;
     let merged_into = ticket.merged_into_id.map(|id| tickets::get(conn, id)).transpose()?;
     Ok(TicketDetail {
         ticket,
@@ -254,50 +268,69 @@ pub fn queue_counts(
     })
 }
 
-/// How long [`QueueCountsCache`] reuses counts when nothing was written.
+/// How long a [`ReadCache`] reuses a value when nothing was written.
 pub const COUNTS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// The queue counts of recent page views, per agent. Counting costs about a
-/// third of a millisecond of database time (six capped index scans), which
-/// was a fifth of a queue page's work over a million tickets. An entry is
-/// used only while this process has committed no write since it was
-/// counted ([`crate::db::write_generation`]) and for at most
-/// [`COUNTS_MAX_AGE`]: an agent's own action shows in the counts at once;
-/// another process's writes, and tickets coming due, within two seconds.
-#[derive(Debug, Default)]
-pub struct QueueCountsCache {
-    entries: std::sync::Mutex<std::collections::HashMap<crate::db::AgentId, (u64, std::time::Instant, QueueCounts)>>,
+/// Values read for recent page views, by key. An entry is used only while
+/// this process has committed no write since it was read
+/// ([`crate::db::write_generation`]) and for at most [`COUNTS_MAX_AGE`]: an
+/// agent's own action shows at once; another process's writes, and
+/// tickets coming due, within two seconds.
+///
+/// Used for the queue counts, per agent: counting costs about a third of a
+/// millisecond of database time (six capped index scans), a fifth of a
+/// queue page's work over a million tickets. And for the active agents of
+/// the assignee pickers, a statement on every queue and ticket page.
+#[derive(Debug)]
+pub struct ReadCache<K, V> {
+    entries: std::sync::Mutex<std::collections::HashMap<K, (u64, std::time::Instant, V)>>,
 }
 
-impl QueueCountsCache {
-    /// Agents remembered at most (the map is emptied when full).
+impl<K, V> Default for ReadCache<K, V> {
+    fn default() -> Self {
+        Self { entries: std::sync::Mutex::new(std::collections::HashMap::new()) }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Copy, V: Clone> ReadCache<K, V> {
+    /// Keys remembered at most (the map is emptied when full).
     const MAX_ENTRIES: usize = 1024;
 
-    /// The counts of `me`, from the cache when still valid, else counted.
+    /// The value of `key`, from the cache when still valid, else `read`.
     pub fn get(
         &self,
         conn: &mut AnyConnection,
-        me: crate::db::AgentId,
-        now: chrono::DateTime<chrono::Utc>,
-        due_within: chrono::Duration,
-    ) -> AppResult<QueueCounts> {
+        key: K,
+        read: impl FnOnce(&mut AnyConnection) -> AppResult<V>,
+    ) -> AppResult<V> {
         let generation = crate::db::write_generation();
         let lock = || self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((at_generation, at, counts)) = lock().get(&me)
+        if let Some((at_generation, at, value)) = lock().get(&key)
             && *at_generation == generation
             && at.elapsed() < COUNTS_MAX_AGE
         {
-            return Ok(*counts);
+            return Ok(value.clone());
         }
-        let counted_at = std::time::Instant::now();
-        let counts = queue_counts(conn, me, now, due_within)?;
+        let read_at = std::time::Instant::now();
+        let value = read(conn)?;
         let mut entries = lock();
         if entries.len() >= Self::MAX_ENTRIES {
             entries.clear();
         }
-        entries.insert(me, (generation, counted_at, counts));
-        Ok(counts)
+        entries.insert(key, (generation, read_at, value.clone()));
+        Ok(value)
     }
+}
+
+/// Queue counts per agent.
+pub type QueueCountsCache = ReadCache<crate::db::AgentId, QueueCounts>;
+
+/// The active agents, by name (one key).
+pub type ActiveAgentsCache = ReadCache<(), std::sync::Arc<Vec<Agent>>>;
+
+/// The active agents through `cache`.
+pub fn active_agents(conn: &mut AnyConnection, cache: &ActiveAgentsCache) -> AppResult<std::sync::Arc<Vec<Agent>>> {
+    cache.get(conn, (), |conn| Ok(std::sync::Arc::new(agents::list(conn)?.into_iter().filter(|a| a.active).collect())))
 }
 
 /// A row of the "due soon / breached" queue.

@@ -46,6 +46,8 @@ pub struct AppState {
     pub support_tz: chrono_tz::Tz,
     /// Recent console queue counts (see `QueueCountsCache`).
     pub queue_counts: Arc<crate::domain::views::QueueCountsCache>,
+    /// The active agents of the assignee pickers (see `ReadCache`).
+    pub active_agents: Arc<crate::domain::views::ActiveAgentsCache>,
 }
 
 impl AppState {
@@ -71,6 +73,7 @@ impl AppState {
             sla,
             support_tz,
             queue_counts: Arc::default(),
+            active_agents: Arc::default(),
         })
     }
 }

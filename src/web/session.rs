@@ -189,17 +189,6 @@ fn csrf_error() -> AppError {
     AppError::forbidden("the form has expired or did not come from this site; reload the page and try again")
 }
 
-/// The session of the request's cookie, if live.
-async fn load_session(req: &HttpRequest, state: &AppState) -> Result<Option<(Session, String)>, AppError> {
-    let Some(token) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string()) else {
-        return Ok(None);
-    };
-    let ttl = state.config.console.session_ttl();
-    let lookup_token = token.clone();
-    let session = state.db.run(move |conn| sessions::lookup(conn, &lookup_token, ttl)).await?;
-    Ok(session.map(|s| (s, token)))
-}
-
 fn request_target(req: &HttpRequest) -> Option<String> {
     if req.method() == actix_web::http::Method::GET {
         Some(req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default())
@@ -236,26 +225,30 @@ impl AgentUser {
     }
 }
 
-/// The live session of the request and what it signs in as: `load` maps the
-/// session's principal to the user (`None`: not this area's kind of user,
-/// or no longer allowed in). Anything missing is a redirect to the area's
-/// sign-in page.
-async fn signed_in<T, F>(req: &HttpRequest, area: Area, load: F) -> Result<(T, Session, String), PageError>
+/// The live session of the request and what it signs in as: `lookup` finds
+/// the session of the cookie's token and its user (`None`: no live session,
+/// not this area's kind of user, or no longer allowed in), in one trip to the
+/// database. Anything missing is a redirect to the area's sign-in page.
+async fn signed_in<T, F>(req: &HttpRequest, area: Area, lookup: F) -> Result<(T, Session, String), PageError>
 where
-    F: FnOnce(&mut crate::db::AnyConnection, Principal) -> Result<Option<T>, AppError> + Send + 'static,
+    F: FnOnce(&mut crate::db::AnyConnection, &str, chrono::Duration) -> Result<Option<(T, Session)>, AppError>
+        + Send
+        + 'static,
     T: Send + 'static,
 {
     let unauthorized =
         || PageError { error: AppError::unauthorized("please sign in"), area, next: request_target(req) };
     let as_page = |error: AppError| PageError { error, area, next: None };
     let state = state_of(req).map_err(as_page)?;
-    let Some((session, token)) = load_session(req, &state).await.map_err(as_page)? else {
+    let Some(token) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string()) else {
         return Err(unauthorized());
     };
-    let principal = session.principal;
-    match state.db.run(move |conn| load(conn, principal)).await {
-        Ok(Some(user)) => Ok((user, session, token)),
-        Ok(None) | Err(_) => Err(unauthorized()),
+    let ttl = state.config.console.session_ttl();
+    let lookup_token = token.clone();
+    let found = state.db.run(move |conn| lookup(conn, &lookup_token, ttl)).await.map_err(as_page)?;
+    match found {
+        Some((user, session)) => Ok((user, session, token)),
+        None => Err(unauthorized()),
     }
 }
 
@@ -270,11 +263,10 @@ impl FromRequest for AgentUser {
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let (agent, session, token) = signed_in(&req, Area::Console, |conn, principal| match principal {
-                Principal::Agent(id) => {
-                    Ok(Some(crate::domain::agents::get(conn, crate::db::AgentId(id))?).filter(|a| a.active))
-                }
-                Principal::Contact(_) => Ok(None),
+            let (agent, session, token) = signed_in(&req, Area::Console, |conn, token, ttl| {
+                Ok(sessions::lookup_agent(conn, token, ttl)?
+                    .filter(|(_, agent)| agent.active)
+                    .map(|(session, agent)| (agent, session)))
             })
             .await?;
             Ok(AgentUser { agent, session, token })
@@ -304,11 +296,12 @@ impl FromRequest for ContactUser {
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let (contact, session, token) = signed_in(&req, Area::Portal, |conn, principal| match principal {
-                Principal::Contact(id) => {
-                    Ok(Some(crate::domain::contacts::get(conn, crate::db::ContactId(id))?).filter(|c| !c.blocked))
-                }
-                Principal::Agent(_) => Ok(None),
+            let (contact, session, token) = signed_in(&req, Area::Portal, |conn, token, ttl| {
+                let Some(session) = sessions::lookup(conn, token, ttl)? else { return Ok(None) };
+                let Principal::Contact(id) = session.principal else { return Ok(None) };
+                // A contact who may no longer sign in reads as signed out.
+                let contact = crate::domain::contacts::get(conn, crate::db::ContactId(id)).ok().filter(|c| !c.blocked);
+                Ok(contact.map(|c| (c, session)))
             })
             .await?;
             Ok(ContactUser { contact, session, token })

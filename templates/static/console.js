@@ -25,7 +25,9 @@
     return false;
   }
   document.addEventListener("DOMContentLoaded", function () {
-    rows = Array.prototype.slice.call(document.querySelectorAll("table.queue tr[data-href]"));
+    rows = Array.prototype.slice.call(document.querySelectorAll("table.queue tbody tr")).filter(function (tr) {
+      return tr.querySelector("a") !== null;
+    });
   });
   document.addEventListener("keydown", function (e) {
     if (e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return;
@@ -38,7 +40,7 @@
       case "/": if (focus("global-search")) e.preventDefault(); break;
       case "j": select(selected + 1); e.preventDefault(); break;
       case "k": select(selected - 1); e.preventDefault(); break;
-      case "Enter": if (selected >= 0) { window.location.href = rows[selected].getAttribute("data-href"); e.preventDefault(); } break;
+      case "Enter": if (selected >= 0) { window.location.href = rows[selected].querySelector("a").href; e.preventDefault(); } break;
       case "r": if (focus("reply-body")) e.preventDefault(); break;
       case "n": if (focus("note-body")) e.preventDefault(); break;
       case "g": pendingG = true; break;

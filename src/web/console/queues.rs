@@ -47,8 +47,8 @@ struct Row {
     instance: Option<String>,
     plan: Option<String>,
     assignee: Option<String>,
-    updated: String,
-    due: Option<String>,
+    /// When it is due (due queue), else when it was last updated.
+    when: String,
     breached: bool,
     triage: bool,
     tags: String,
@@ -65,6 +65,7 @@ struct Tab {
 #[derive(Serialize)]
 struct Opt {
     value: String,
+    label: String,
     selected: bool,
 }
 
@@ -93,9 +94,10 @@ fn count_text(n: i64) -> String {
     if n > COUNT_CAP { format!("{COUNT_CAP}+") } else { n.to_string() }
 }
 
+/// "any", then the values, each its own label.
 fn opts(values: impl IntoIterator<Item = String>, current: &str) -> Vec<Opt> {
-    let mut out = vec![Opt { value: String::new(), selected: current.is_empty() }];
-    out.extend(values.into_iter().map(|v| Opt { selected: v == current, value: v }));
+    let mut out = vec![Opt { value: String::new(), label: "any".to_string(), selected: current.is_empty() }];
+    out.extend(values.into_iter().map(|v| Opt { selected: v == current, label: v.clone(), value: v }));
     out
 }
 
@@ -184,14 +186,15 @@ pub async fn list_tickets(
     let due_queue = queue == "due";
     let within = chrono::Duration::hours(DUE_WITHIN_HOURS);
     let counts_cache = state.queue_counts.clone();
+    let agents_cache = state.active_agents.clone();
     let (counts, rows, next_cursor, agents) = state
         .db
         .run(move |conn| {
             let (institution_id, instance_id) = views::resolve_refs(conn, institution.as_deref(), instance.as_deref())?;
             filter.institution_id = institution_id;
             filter.instance_id = instance_id;
-            let counts = counts_cache.get(conn, me, Utc::now(), within)?;
-            let agents = crate::domain::agents::list(conn)?;
+            let counts = counts_cache.get(conn, me, |conn| views::queue_counts(conn, me, Utc::now(), within))?;
+            let agents = views::active_agents(conn, &agents_cache)?;
             if due_queue {
                 let due = views::due_queue(conn, Utc::now(), within, i64::from(limit))?;
                 return Ok((counts, Err(due), None, agents));
@@ -213,8 +216,7 @@ pub async fn list_tickets(
                 instance: r.instance_domain,
                 plan: r.plan,
                 assignee: r.assignee_name,
-                updated: local_time(&state, r.updated_at),
-                due: None,
+                when: local_time(&state, r.updated_at),
                 breached: false,
                 triage: r.needs_triage,
                 tags: r.tags.join(", "),
@@ -232,8 +234,12 @@ pub async fn list_tickets(
                 instance: d.instance_domain,
                 plan: None,
                 assignee: d.assignee_name,
-                updated: local_time(&state, d.ticket.updated_at),
-                due: d.next_due_at.map(|at| local_time(&state, at)),
+                // A breached ticket without a next due instant shows only "breached".
+                when: match d.next_due_at {
+                    Some(at) => local_time(&state, at),
+                    None if d.breached => String::new(),
+                    None => local_time(&state, d.ticket.updated_at),
+                },
                 breached: d.breached,
                 triage: d.ticket.needs_triage,
                 tags: String::new(),
@@ -261,13 +267,16 @@ pub async fn list_tickets(
         _ => "No tickets match.",
     };
     let assignee_current = q.assignee.clone().unwrap_or_default();
-    let mut assignees = opts(std::iter::once("none".to_string()), &assignee_current);
-    assignees.extend(
-        agents
-            .iter()
-            .filter(|a| a.active)
-            .map(|a| Opt { value: a.id.0.to_string(), selected: a.id.0.to_string() == assignee_current }),
-    );
+    let mut assignees = opts(std::iter::empty(), &assignee_current);
+    assignees.push(Opt {
+        value: "none".to_string(),
+        label: "unassigned".to_string(),
+        selected: assignee_current == "none",
+    });
+    assignees.extend(agents.iter().map(|a| {
+        let value = a.id.0.to_string();
+        Opt { selected: value == assignee_current, value, label: a.name.clone() }
+    }));
     let page = QueuePage {
         chrome: Chrome::new(&state, &user, "Tickets", "tickets"),
         tabs,
@@ -280,10 +289,17 @@ pub async fn list_tickets(
         statuses: opts(TicketStatus::ALL.iter().map(|s| s.to_string()), q.status.as_deref().unwrap_or("")),
         priorities: opts(Priority::ALL.iter().map(|s| s.to_string()), q.priority.as_deref().unwrap_or("")),
         plans: opts(state.plans.ids().iter().cloned(), q.plan.as_deref().unwrap_or("")),
-        sorts: SortKey::ALL.iter().map(|k| Opt { value: k.as_str().to_string(), selected: *k == sort.key }).collect(),
+        sorts: SortKey::ALL
+            .iter()
+            .map(|k| Opt { value: k.as_str().to_string(), label: k.as_str().to_string(), selected: *k == sort.key })
+            .collect(),
         dirs: [Direction::Desc, Direction::Asc]
             .iter()
-            .map(|d| Opt { value: d.as_str().to_string(), selected: *d == sort.direction })
+            .map(|d| Opt {
+                value: d.as_str().to_string(),
+                label: d.as_str().to_string(),
+                selected: *d == sort.direction,
+            })
             .collect(),
         assignees,
         institution: q.institution.clone().unwrap_or_default(),

@@ -388,10 +388,11 @@ pub async fn show_ticket(
     query: web::Query<FlashQuery>,
 ) -> Result<HttpResponse, PageError> {
     let number = path.into_inner();
+    let agents = state.active_agents.clone();
     let (detail, clocks) = state
         .db
         .run(move |conn| {
-            let detail = views::ticket_detail(conn, number)?;
+            let detail = views::ticket_detail(conn, number, &agents)?;
             let clocks = crate::sla::explain::clocks_of(conn, &detail.ticket, Utc::now())?;
             Ok((detail, clocks))
         })
