@@ -206,6 +206,13 @@ fn authorization(db: &TestDb) {
             assert!(refused.2["detail"].as_str().unwrap().contains(scope.as_str()), "{refused:?}");
         }
         assert_eq!(snapshot(&mut conn), before, "refused requests write nothing");
+        // Who asks is checked before what is asked: a bad filter from a
+        // caller without a valid token or the scope is 401 or 403, not 422.
+        let bad_filter = "/api/v1/tickets?status=nonsense";
+        problem(&call(&app, req("GET", bad_filter, None)).await, 401, "unauthorized");
+        problem(&call(&app, req("GET", bad_filter, Some(&revoked))).await, 401, "unauthorized");
+        problem(&call(&app, req("GET", bad_filter, Some(&writer))).await, 403, "forbidden");
+        assert_eq!(call(&app, req("GET", bad_filter, Some(&reader))).await.0, 422);
         // The scheme header of a 401.
         let res = test::call_service(&app, req("GET", "/api/v1/tickets", None).to_request()).await;
         assert_eq!(res.headers().get("www-authenticate").unwrap(), "Bearer");

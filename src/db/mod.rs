@@ -331,9 +331,18 @@ impl Db {
             let _permit = permit;
             let mut conn = pool.get().map_err(AppError::from)?;
             let result = f(&mut conn.conn);
-            // A failure may have been the connection's own: ping it before
-            // its next use.
-            conn.healthy_at = result.is_ok().then(Instant::now);
+            match &result {
+                Ok(_) => conn.healthy_at = Some(Instant::now()),
+                // The failure may have been the connection's own: pinged
+                // before its next use.
+                Err(e)
+                    if matches!(e.kind, crate::error::ErrorKind::Internal | crate::error::ErrorKind::Unavailable) =>
+                {
+                    conn.healthy_at = None
+                }
+                // Refused input (maybe before any statement ran): unchanged.
+                Err(_) => {}
+            }
             result
         })
         .await
@@ -618,6 +627,9 @@ mod tests {
         ok(&db);
         assert_eq!(db.pings(), pings, "used successfully just now: not pinged");
         rt.block_on(db.run(|_| Err::<(), _>(AppError::invalid("no")))).unwrap_err();
+        ok(&db);
+        assert_eq!(db.pings(), pings, "refused input says nothing about the connection");
+        rt.block_on(db.run(|_| Err::<(), _>(AppError::internal(anyhow::anyhow!("lost"))))).unwrap_err();
         ok(&db);
         assert_eq!(db.pings(), pings + 1, "a failed closure leaves the connection to be pinged");
         drop(db.get().unwrap());

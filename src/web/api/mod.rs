@@ -18,4 +18,4 @@ pub mod search;
 pub mod sla;
 pub mod tickets;
 
-pub use auth::ApiCaller;
+pub use auth::{ApiBearer, ApiCaller};

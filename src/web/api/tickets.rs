@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::ApiCaller;
 use super::schema::{ProblemDoc, parse_list, parse_time, utc};
+use super::{ApiBearer, ApiCaller};
 use crate::db::{AgentId, Channel, ContactId, InstanceId, InstitutionId, Priority, TicketStatus};
 use crate::domain::api_ops::{self, OpenTicket};
 use crate::domain::api_tokens::Scope;
@@ -189,13 +189,19 @@ impl ListTicketsQuery {
     security(("bearer" = ["tickets:read"]))
 )]
 pub async fn list_tickets(
-    caller: ApiCaller,
+    bearer: ApiBearer,
     state: web::Data<AppState>,
     query: web::Query<ListTicketsQuery>,
 ) -> AppResult<HttpResponse> {
-    caller.require(Scope::TicketsRead)?;
-    let (filter, sort, page) = query.into_inner().into_domain()?;
-    let page = state.db.run(move |conn| ticket_query::list(conn, &filter, sort, &page)).await?;
+    let (filter, sort, page) = match query.into_inner().into_domain() {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            bearer.check(&state, Scope::TicketsRead).await?;
+            return Err(e);
+        }
+    };
+    let page =
+        bearer.run(&state, Scope::TicketsRead, move |conn, _| ticket_query::list(conn, &filter, sort, &page)).await?;
     Ok(HttpResponse::Ok().json(TicketPageOut {
         tickets: page.rows.into_iter().map(TicketOut::from).collect(),
         next_cursor: page.next_cursor,
@@ -218,13 +224,12 @@ pub async fn list_tickets(
     security(("bearer" = ["tickets:read"]))
 )]
 pub async fn show_ticket(
-    caller: ApiCaller,
+    bearer: ApiBearer,
     state: web::Data<AppState>,
     number: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    caller.require(Scope::TicketsRead)?;
     let number = number.into_inner();
-    let row = state.db.run(move |conn| api_ops::ticket_row(conn, number)).await?;
+    let row = bearer.run(&state, Scope::TicketsRead, move |conn, _| api_ops::ticket_row(conn, number)).await?;
     Ok(HttpResponse::Ok().json(TicketOut::from(row)))
 }
 
