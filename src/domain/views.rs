@@ -269,11 +269,11 @@ pub fn queue_counts(
 }
 
 /// How long a [`ReadCache`] reuses a value when nothing was written.
-pub const COUNTS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(2);
+pub const READ_CACHE_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Values read for recent page views, by key. An entry is used only while
 /// this process has committed no write since it was read
-/// ([`crate::db::write_generation`]) and for at most [`COUNTS_MAX_AGE`]: an
+/// ([`crate::db::write_generation`]) and for at most [`READ_CACHE_MAX_AGE`]: an
 /// agent's own action shows at once; another process's writes, and
 /// tickets coming due, within two seconds.
 ///
@@ -307,7 +307,7 @@ impl<K: std::hash::Hash + Eq + Copy, V: Clone> ReadCache<K, V> {
         let lock = || self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some((at_generation, at, value)) = lock().get(&key)
             && *at_generation == generation
-            && at.elapsed() < COUNTS_MAX_AGE
+            && at.elapsed() < READ_CACHE_MAX_AGE
         {
             return Ok(value.clone());
         }

@@ -299,9 +299,12 @@ impl FromRequest for ContactUser {
             let (contact, session, token) = signed_in(&req, Area::Portal, |conn, token, ttl| {
                 let Some(session) = sessions::lookup(conn, token, ttl)? else { return Ok(None) };
                 let Principal::Contact(id) = session.principal else { return Ok(None) };
-                // A contact who may no longer sign in reads as signed out.
-                let contact = crate::domain::contacts::get(conn, crate::db::ContactId(id)).ok().filter(|c| !c.blocked);
-                Ok(contact.map(|c| (c, session)))
+                // A contact who is gone or blocked reads as signed out.
+                match crate::domain::contacts::get(conn, crate::db::ContactId(id)) {
+                    Ok(contact) => Ok((!contact.blocked).then_some((contact, session))),
+                    Err(e) if e.kind == crate::error::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(e),
+                }
             })
             .await?;
             Ok(ContactUser { contact, session, token })

@@ -94,10 +94,17 @@ fn count_text(n: i64) -> String {
     if n > COUNT_CAP { format!("{COUNT_CAP}+") } else { n.to_string() }
 }
 
+impl Opt {
+    /// An option shown as its own value.
+    fn plain(value: &str, selected: bool) -> Opt {
+        Opt { value: value.to_string(), label: value.to_string(), selected }
+    }
+}
+
 /// "any", then the values, each its own label.
 fn opts(values: impl IntoIterator<Item = String>, current: &str) -> Vec<Opt> {
     let mut out = vec![Opt { value: String::new(), label: "any".to_string(), selected: current.is_empty() }];
-    out.extend(values.into_iter().map(|v| Opt { selected: v == current, label: v.clone(), value: v }));
+    out.extend(values.into_iter().map(|v| Opt::plain(&v, v == current)));
     out
 }
 
@@ -289,18 +296,8 @@ pub async fn list_tickets(
         statuses: opts(TicketStatus::ALL.iter().map(|s| s.to_string()), q.status.as_deref().unwrap_or("")),
         priorities: opts(Priority::ALL.iter().map(|s| s.to_string()), q.priority.as_deref().unwrap_or("")),
         plans: opts(state.plans.ids().iter().cloned(), q.plan.as_deref().unwrap_or("")),
-        sorts: SortKey::ALL
-            .iter()
-            .map(|k| Opt { value: k.as_str().to_string(), label: k.as_str().to_string(), selected: *k == sort.key })
-            .collect(),
-        dirs: [Direction::Desc, Direction::Asc]
-            .iter()
-            .map(|d| Opt {
-                value: d.as_str().to_string(),
-                label: d.as_str().to_string(),
-                selected: *d == sort.direction,
-            })
-            .collect(),
+        sorts: SortKey::ALL.iter().map(|k| Opt::plain(k.as_str(), *k == sort.key)).collect(),
+        dirs: [Direction::Desc, Direction::Asc].iter().map(|d| Opt::plain(d.as_str(), *d == sort.direction)).collect(),
         assignees,
         institution: q.institution.clone().unwrap_or_default(),
         instance: q.instance.clone().unwrap_or_default(),
