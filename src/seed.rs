@@ -272,6 +272,7 @@ struct SeedTicket {
     last_customer_message_at: Option<NaiveDateTime>,
     solved_at: Option<NaiveDateTime>,
     closed_at: Option<NaiveDateTime>,
+    tags: String,
 }
 
 #[derive(Insertable)]
@@ -376,7 +377,7 @@ mod columns {
     pub const INSTANCE: usize = 10;
     pub const CONTACT: usize = 8;
     pub const AGENT: usize = 8;
-    pub const TICKET: usize = 19;
+    pub const TICKET: usize = 20;
     pub const TAG: usize = 2;
     pub const MESSAGE: usize = 13;
     pub const EVENT: usize = 11;
@@ -1345,6 +1346,7 @@ impl<'w> Generator<'w> {
                 chunk.sla.push(row.into());
             }
         }
+        let tags_text = crate::domain::tickets::tags_text(&tags.iter().map(|t| t.to_string()).collect::<Vec<_>>());
         chunk.tags.extend(tags.into_iter().map(|tag| SeedTag { ticket_id: id, tag }));
         chunk.tickets.push(SeedTicket {
             id,
@@ -1366,6 +1368,7 @@ impl<'w> Generator<'w> {
             last_customer_message_at: last_customer,
             solved_at,
             closed_at,
+            tags: tags_text,
         });
     }
 }

@@ -7,7 +7,7 @@ mod common;
 use common::TestDb;
 use diesel::prelude::*;
 
-on_both_backends!(up_down_up, sqlite_pragmas);
+on_both_backends!(up_down_up, sqlite_pragmas, ticket_tags_text_is_filled_from_existing_tags);
 
 fn up_down_up(db: &TestDb) {
     let mut conn = db.conn();
@@ -53,4 +53,57 @@ fn sqlite_pragmas(db: &TestDb) {
     }
     let sync: Sync = diesel::sql_query("PRAGMA synchronous").get_result(&mut *conn).unwrap();
     assert_eq!(sync.synchronous, 2, "FULL: an acknowledged message survives a power cut");
+}
+
+/// Migration `…_ticket_tags_column` fills `tickets.tags` from the
+/// `ticket_tags` rows of tickets that existed before it.
+fn ticket_tags_text_is_filled_from_existing_tags(db: &TestDb) {
+    use diesel_migrations::MigrationHarness;
+    use tusk::db::AnyConnection;
+    let mut conn = db.conn();
+    let contact =
+        tusk::domain::contacts::find_or_create(&mut conn, "ann@tags.example", Some("Ann"), tusk::domain::Actor::System)
+            .unwrap();
+    let make = |conn: &mut AnyConnection, n: usize, tags: &[&str]| {
+        use tusk::domain::tickets::{Author, MessageInput, TicketInput};
+        let first = MessageInput::new(
+            tusk::db::MessageKind::Inbound,
+            Author::Contact(contact.id),
+            "body",
+            format!("m{n}@tags.example"),
+        );
+        let input = TicketInput {
+            subject: format!("Ticket {n}"),
+            requester: contact.id,
+            institution: None,
+            institution_from_requester: true,
+            instance: None,
+            priority: tusk::db::Priority::Normal,
+            category: None,
+            channel: tusk::db::Channel::Email,
+            status: None,
+            assignee: None,
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            triage_reason: None,
+            first_message: first,
+        };
+        tusk::domain::tickets::create(conn, input, tusk::domain::Actor::System).unwrap().0.id
+    };
+    let a = make(&mut conn, 1, &["upgrade", "dns", "backup"]);
+    let b = make(&mut conn, 2, &[]);
+    let text = |conn: &mut AnyConnection, id: tusk::db::TicketId| -> String {
+        use tusk::db::schema::tickets;
+        tickets::table.find(id).select(tickets::tags).get_result(conn).unwrap()
+    };
+    assert_eq!(text(&mut conn, a), " backup dns upgrade ");
+    // Back to before the column, then forward again.
+    let reverted = match &mut *conn {
+        AnyConnection::Sqlite(c) => c.revert_last_migration(tusk::db::SQLITE_MIGRATIONS).unwrap().to_string(),
+        AnyConnection::Postgresql(c) => c.revert_last_migration(tusk::db::POSTGRES_MIGRATIONS).unwrap().to_string(),
+    };
+    assert!(reverted.ends_with("000012"), "{reverted}: put this test on the tags migration");
+    assert!(diesel::sql_query("SELECT tags FROM tickets").execute(&mut *conn).is_err());
+    assert_eq!(tusk::db::run_migrations(&mut conn).unwrap().len(), 1);
+    assert_eq!(text(&mut conn, a), " backup dns upgrade ");
+    assert_eq!(text(&mut conn, b), "");
 }

@@ -17,7 +17,13 @@ use tusk::domain::ticket_query::{
 use tusk::domain::tickets::{self, Author, MessageInput, TicketInput};
 use tusk::domain::{Actor, agents, contacts};
 
-on_both_backends!(rows_are_joined, every_sort_pages_without_gaps, filters_match, visibility_and_bad_input);
+on_both_backends!(
+    rows_are_joined,
+    every_sort_pages_without_gaps,
+    filters_match,
+    visibility_and_bad_input,
+    tags_match_whole_and_follow_every_change
+);
 
 struct World {
     agent: AgentId,
@@ -361,4 +367,56 @@ fn visibility_and_bad_input(db: &TestDb) {
     let backwards =
         TicketFilter { created_from: Some(t0()), created_to: Some(t0() - TimeDelta::days(1)), ..Default::default() };
     assert_eq!(kind(&mut conn, &backwards, Sort::default(), PageRequest::default()), ErrorKind::Invalid);
+}
+
+/// The list filters and shows tags from `tickets.tags`, kept beside the
+/// `ticket_tags` rows: a tag matches only whole, and the text follows every
+/// way tags change (create, set, merge).
+fn tags_match_whole_and_follow_every_change(db: &TestDb) {
+    let mut conn = db.conn();
+    let w = world(&mut conn);
+    let all = everything(&mut conn);
+    let ids = |conn: &mut AnyConnection, tag: &str| -> Vec<i64> {
+        let filter = TicketFilter { tag: Some(tag.into()), ..Default::default() };
+        all_pages(conn, &filter, Sort::default(), 4).iter().map(|r| r.id.0).collect()
+    };
+    let (t0, t1, t2) = (all[0].id, all[1].id, all[2].id);
+    tickets::set_tags(&mut conn, t0, &["federation-relay".into(), "Ops".into()], Actor::Agent(w.agent)).unwrap();
+    tickets::set_tags(&mut conn, t1, &["relay".into()], Actor::Agent(w.agent)).unwrap();
+    tickets::set_tags(&mut conn, t2, &[], Actor::Agent(w.agent)).unwrap();
+    for tag in ["federation", "relay", "federation-relay", "ops", "billing"] {
+        let expected: Vec<i64> = all_pages(&mut conn, &TicketFilter::default(), Sort::default(), 50)
+            .iter()
+            .filter(|r| tickets::tags_of(&mut conn, r.id).unwrap().iter().any(|t| t == tag))
+            .map(|r| r.id.0)
+            .collect();
+        assert_eq!(ids(&mut conn, tag), expected, "tag {tag}");
+    }
+    assert_eq!(ids(&mut conn, "relay"), vec![t1.0], "`relay` is not part of `federation-relay`");
+    assert!(ids(&mut conn, "fed").is_empty());
+    // Shown as stored in ticket_tags, for every row.
+    for row in all_pages(&mut conn, &TicketFilter::default(), Sort::default(), 50) {
+        assert_eq!(row.tags, tickets::tags_of(&mut conn, row.id).unwrap(), "ticket {}", row.number);
+    }
+    assert!(ticket_query::get(&mut conn, t2, Visibility::Staff).unwrap().tags.is_empty());
+
+    // A merge moves the duplicate's tags to the target; the duplicate has none.
+    tusk::domain::merge::merge_into(&mut conn, t0, t1, Actor::Agent(w.agent)).unwrap();
+    assert_eq!(
+        ticket_query::get(&mut conn, t1, Visibility::Staff).unwrap().tags,
+        vec!["federation-relay", "ops", "relay"]
+    );
+    assert!(ticket_query::get(&mut conn, t0, Visibility::Staff).unwrap().tags.is_empty());
+    assert!(ids(&mut conn, "ops") == vec![t1.0]);
+
+    // The tags of a ticket fit in an index entry: at most 1,000 bytes together.
+    let long: Vec<String> = (0..25).map(|i| format!("{i:02}-{}", "x".repeat(40))).collect();
+    let err = tickets::set_tags(&mut conn, t2, &long, Actor::Agent(w.agent)).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Invalid);
+    assert!(err.to_string().contains("1000 bytes"), "{err}");
+    assert!(tickets::tags_of(&mut conn, t2).unwrap().is_empty(), "nothing written");
+    let fits: Vec<String> = long[..20].to_vec();
+    tickets::set_tags(&mut conn, t2, &fits, Actor::Agent(w.agent)).unwrap();
+    assert_eq!(ticket_query::get(&mut conn, t2, Visibility::Staff).unwrap().tags, fits);
+    assert_eq!(ids(&mut conn, &fits[19]), vec![t2.0]);
 }

@@ -506,6 +506,122 @@ pub struct Reused<Q> {
     limit: Option<u32>,
 }
 
+/// `(SELECT $n)`: a bound value the planner cannot look at, so that
+/// PostgreSQL estimates a statement as it would its generic plan and keeps
+/// that plan instead of planning each run for the values. Use it for values
+/// that would not change the plan (a keyset cursor: the sort's index is
+/// walked whatever its position).
+pub fn opaque<ST, T>(value: T) -> Opaque<ST, T> {
+    Opaque { value, sql_type: std::marker::PhantomData }
+}
+
+/// See [`opaque`].
+#[derive(Debug, Clone, Copy)]
+pub struct Opaque<ST, T> {
+    value: T,
+    sql_type: std::marker::PhantomData<ST>,
+}
+
+impl<ST, T> diesel::expression::Expression for Opaque<ST, T>
+where
+    ST: diesel::sql_types::SqlType + diesel::expression::TypedExpressionType,
+{
+    type SqlType = ST;
+}
+
+impl<ST, T, QS> diesel::expression::AppearsOnTable<QS> for Opaque<ST, T> where Self: diesel::expression::Expression {}
+
+impl<ST, T, QS> diesel::expression::SelectableExpression<QS> for Opaque<ST, T> where Self: diesel::expression::Expression
+{}
+
+impl<ST, T> diesel::expression::ValidGrouping<()> for Opaque<ST, T> {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+impl<ST, T, DB> diesel::query_builder::QueryFragment<DB> for Opaque<ST, T>
+where
+    DB: diesel::backend::Backend + diesel::sql_types::HasSqlType<ST>,
+    T: diesel::serialize::ToSql<ST, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut pass: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        pass.push_sql("(SELECT ");
+        pass.push_bind_param::<ST, T>(&self.value)?;
+        pass.push_sql(")");
+        Ok(())
+    }
+}
+
+impl<ST, T> diesel::query_builder::QueryId for Opaque<ST, T> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+/// `column = ANY (ARRAY(query LIMIT limit))` on PostgreSQL (`column IN
+/// (query LIMIT limit)` on SQLite, whose planner needs no such help): a filter by the
+/// first `limit` rows of a subquery, which may name the outer query's
+/// tables (its own shadow them). The subquery runs once, before the outer
+/// query, whose scan of `column`'s table then looks its rows up by index.
+/// (As `IN (…)` it would be joined as a semi-join, and with
+/// `join_collapse_limit = 1` after all the query's other joins.) The LIMIT
+/// is literal: a bound one would leave the generic plan guessing at it.
+pub fn in_first<Q>(column: &'static str, query: Q, limit: u32) -> InFirst<Q> {
+    InFirst { column, query, limit }
+}
+
+/// See [`in_first`].
+#[derive(Debug, Clone)]
+pub struct InFirst<Q> {
+    column: &'static str,
+    query: Q,
+    limit: u32,
+}
+
+impl<Q> diesel::expression::Expression for InFirst<Q> {
+    type SqlType = diesel::sql_types::Bool;
+}
+
+impl<Q, QS> diesel::expression::AppearsOnTable<QS> for InFirst<Q> {}
+
+impl<Q, QS> diesel::expression::SelectableExpression<QS> for InFirst<Q> {}
+
+impl<Q> diesel::expression::ValidGrouping<()> for InFirst<Q> {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+impl<Q> diesel::query_builder::QueryFragment<diesel::pg::Pg> for InFirst<Q>
+where
+    Q: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+{
+    fn walk_ast<'b>(&'b self, mut pass: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+        pass.push_sql(self.column);
+        pass.push_sql(" = ANY (ARRAY(");
+        self.query.walk_ast(pass.reborrow())?;
+        pass.push_sql(&format!(" LIMIT {}))", self.limit));
+        Ok(())
+    }
+}
+
+impl<Q> diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for InFirst<Q>
+where
+    Q: diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut pass: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+    ) -> QueryResult<()> {
+        pass.push_sql(self.column);
+        pass.push_sql(" IN (");
+        self.query.walk_ast(pass.reborrow())?;
+        pass.push_sql(&format!(" LIMIT {})", self.limit));
+        Ok(())
+    }
+}
+
+impl<Q> diesel::query_builder::QueryId for InFirst<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
 /// `query.into_boxed()` for the backend of `conn`: boxed queries built
 /// inside [`on_backend!`] name their backend this way.
 pub fn boxed_for<'a, C, Q>(_conn: &C, query: Q) -> Q::Output

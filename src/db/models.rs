@@ -152,6 +152,10 @@ pub struct Ticket {
     pub closed_at: Option<NaiveDateTime>,
     /// The earlier ticket this one follows up (a reply after it was closed).
     pub follow_up_of_id: Option<TicketId>,
+    /// The tags as one text for the ticket list (see [`crate::domain::tickets::tags_text`]);
+    /// `ticket_tags` is the record, read with [`crate::domain::tickets::tags_of`].
+    #[serde(skip)]
+    pub tags: String,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -172,6 +176,7 @@ pub struct NewTicket<'a> {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub last_customer_message_at: Option<NaiveDateTime>,
+    pub tags: &'a str,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize)]

@@ -94,6 +94,7 @@ diesel::table! {
         solved_at -> Nullable<Timestamp>,
         closed_at -> Nullable<Timestamp>,
         follow_up_of_id -> Nullable<BigInt>,
+        tags -> Text,
     }
 }
 

@@ -53,6 +53,7 @@ pub fn merge_into(conn: &mut AnyConnection, duplicate: TicketId, target: TicketI
                 tickets_t::closed_at.eq(Some(closed_at)),
                 tickets_t::solved_at.eq(Some(dup.solved_at.unwrap_or(at))),
                 tickets_t::updated_at.eq(at),
+                tickets_t::tags.eq(""),
             ))
             .execute(conn)?;
         // Keep the earliest customer activity on the target for the clocks.

@@ -174,6 +174,7 @@ pub fn create(conn: &mut AnyConnection, input: TicketInput, actor: Actor) -> App
                 created_at: at,
                 updated_at: at,
                 last_customer_message_at: from_customer.then_some(at),
+                tags: &tags_text(&tags),
             })
             .get_result(c))?;
         if status.is_done() {
@@ -552,9 +553,17 @@ pub fn set_tags(conn: &mut AnyConnection, ticket_id: TicketId, tags: &[String], 
                 .values((ticket_tags::ticket_id.eq(t.id), ticket_tags::tag.eq(tag)))
                 .execute(conn)?;
         }
+        diesel::update(tickets::table.find(t.id)).set(tickets::tags.eq(tags_text(&wanted))).execute(conn)?;
         Ok(Some(("tags", Some(current.join(" ")), Some(wanted.join(" ")))))
     })
 }
+
+/// Most tags a ticket takes.
+pub const MAX_TAGS: usize = 50;
+/// Most bytes a ticket's tags take together, as [`tags_text`]: the text is
+/// kept in PostgreSQL index entries (see migration `…_ticket_tags_column`),
+/// which must stay well below the B-tree's limit of about 2,700 bytes.
+pub const MAX_TAGS_BYTES: usize = 1000;
 
 fn normalize_tags(tags: &[String]) -> AppResult<Vec<String>> {
     let mut out = Vec::new();
@@ -563,10 +572,31 @@ fn normalize_tags(tags: &[String]) -> AppResult<Vec<String>> {
     }
     out.sort();
     out.dedup();
-    if out.len() > 50 {
-        return Err(AppError::invalid("a ticket takes at most 50 tags"));
+    if out.len() > MAX_TAGS {
+        return Err(AppError::invalid(format!("a ticket takes at most {MAX_TAGS} tags")));
+    }
+    if tags_text(&out).len() > MAX_TAGS_BYTES {
+        return Err(AppError::invalid(format!(
+            "a ticket's tags take at most {MAX_TAGS_BYTES} bytes together (with a space between each two)"
+        )));
     }
     Ok(out)
+}
+
+/// `tickets.tags` for sorted, deduplicated `tags`: each tag with a space
+/// before and after (`" backup dns "`), so `" dns "` matches the tag and
+/// never part of another; `""` for none.
+pub fn tags_text(tags: &[String]) -> String {
+    if tags.is_empty() {
+        return String::new();
+    }
+    let mut text = String::with_capacity(tags.iter().map(|t| t.len() + 1).sum::<usize>() + 1);
+    text.push(' ');
+    for tag in tags {
+        text.push_str(tag);
+        text.push(' ');
+    }
+    text
 }
 
 pub fn get(conn: &mut AnyConnection, id: TicketId) -> AppResult<Ticket> {

@@ -253,6 +253,8 @@ pub struct CreateTicketBody {
     pub category: Option<String>,
     /// The customer's message.
     pub body_text: String,
+    /// Tags (letters, digits, `- _ . :`; each at most 50 characters; at most
+    /// 50 tags and 1,000 bytes together).
     #[serde(default)]
     pub tags: Option<Vec<String>>,
     #[serde(default)]
@@ -330,7 +332,7 @@ pub struct UpdateTicketBody {
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<i64>)]
     pub assignee_id: Option<Option<i64>>,
-    /// Replaces the tags.
+    /// Replaces the tags (limits as on creation).
     #[serde(default)]
     pub tags: Option<Vec<String>>,
     /// With `status: solved`, email the requester that the ticket is solved.

@@ -1,0 +1,11 @@
+DROP INDEX tickets_instance_updated;
+CREATE INDEX tickets_instance_updated ON tickets (instance_id, updated_at, id);
+DROP INDEX tickets_institution_updated;
+CREATE INDEX tickets_institution_updated ON tickets (institution_id, updated_at, id);
+DROP INDEX tickets_priority_rank;
+CREATE INDEX tickets_priority_rank ON tickets ((CASE priority WHEN 'low' THEN 0 WHEN 'normal' THEN 1 WHEN 'high' THEN 2 ELSE 3 END), id);
+DROP INDEX tickets_created_id;
+CREATE INDEX tickets_created_id ON tickets (created_at, id, status, priority, assignee_id);
+DROP INDEX tickets_updated_id;
+CREATE INDEX tickets_updated_id ON tickets (updated_at, id, status, priority, assignee_id);
+ALTER TABLE tickets DROP COLUMN tags;
