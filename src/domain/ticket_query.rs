@@ -371,8 +371,8 @@ fn query(
             let plus = if unindexed { "+" } else { "" };
             sql::<Bool>(&format!("{plus}tickets.{column} IN ({})", crate::db::sql_literals(values)))
         };
-        // The filters and the keyset bound, on a query over `tickets`,
-        // `institutions` and `instances` (and maybe more).
+        // The filters and the keyset bound, on a query over `tickets` (and
+        // maybe more): they read only `tickets` columns.
         macro_rules! narrowed {
             ($query:expr) => {{
                 let mut q = $query;
@@ -388,10 +388,17 @@ fn query(
                     q = q.filter(in_list("priority", filter.priorities.iter().map(|p| p.as_str()).collect()));
                 }
                 if let Some(plan) = &filter.plan {
+                    // The instance's plan, else the institution's default,
+                    // as two id sets read once (PostgreSQL hashes them): the
+                    // ids in a ticket's index entry decide, with no join per
+                    // entry (PostgreSQL's page subquery stays index-only).
                     q = q.filter(
-                        instances::plan.nullable().eq(plan.clone()).or(tickets::instance_id
-                            .is_null()
-                            .and(institutions::default_plan.nullable().eq(plan.clone()))),
+                        sql::<Bool>("(tickets.instance_id IN (SELECT pi.id FROM instances pi WHERE pi.plan = ")
+                            .bind::<Text, _>(plan.clone())
+                            .sql(") OR (tickets.instance_id IS NULL AND tickets.institution_id IN ")
+                            .sql("(SELECT pn.id FROM institutions pn WHERE pn.default_plan = ")
+                            .bind::<Text, _>(plan.clone())
+                            .sql(")))"),
                     );
                 }
                 if let Some(id) = filter.institution_id {
@@ -490,9 +497,8 @@ fn query(
 
         let list = crate::db::boxed_for(
             c,
-            // Joined in this order on PostgreSQL (`join_collapse_limit`):
-            // the plan filter needs the institution and instance, so rows
-            // it drops are never joined to their requester and assignee.
+            // Each row with its requester, institution, instance and
+            // assignee (on PostgreSQL only the page's rows are joined).
             tickets::table
                 .left_join(institutions::table)
                 .left_join(instances::table)
@@ -519,13 +525,8 @@ fn query(
                 )),
         );
         let q = if two_steps {
-            // The subquery's `tickets` is its own; the institution and
-            // instance joins are dropped by the planner unless the plan
-            // filter reads them.
-            let ids = ordered!(narrowed!(crate::db::boxed_for(
-                c,
-                tickets::table.left_join(institutions::table).left_join(instances::table).select(tickets::id),
-            )));
+            // The subquery's `tickets` is its own.
+            let ids = ordered!(narrowed!(crate::db::boxed_for(c, tickets::table.select(tickets::id))));
             ordered!(list.filter(crate::db::in_first("tickets.id", ids, page.limit + 1)))
         } else {
             let mut q = narrowed!(list);
