@@ -331,12 +331,7 @@ fn query(
     check_range("created", filter.created_from, filter.created_to)?;
     check_range("updated", filter.updated_from, filter.updated_to)?;
 
-    // ' federation ' in `tickets.tags` (tags never contain spaces).
-    let tag_needle = tag.map(|t| format!(" {t} "));
-    let (tags_contain, sqlite) = match conn {
-        AnyConnection::Sqlite(_) => ("instr(tickets.tags, ", true),
-        AnyConnection::Postgresql(_) => ("strpos(tickets.tags, ", false),
-    };
+    let sqlite = matches!(*conn, AnyConnection::Sqlite(_));
     // SQLite without statistics takes an equality on the low-cardinality
     // status or priority for a selective index and sorts thousands of rows
     // (over a million tickets, `status=open` by priority: half a second);
@@ -388,18 +383,30 @@ fn query(
                     q = q.filter(in_list("priority", filter.priorities.iter().map(|p| p.as_str()).collect()));
                 }
                 if let Some(plan) = &filter.plan {
-                    // The instance's plan, else the institution's default,
-                    // as two id sets read once (PostgreSQL hashes them): the
+                    // The instance's plan, else the institution's default.
+                    // PostgreSQL: two id sets read once and hashed, so the
                     // ids in a ticket's index entry decide, with no join per
-                    // entry (PostgreSQL's page subquery stays index-only).
-                    q = q.filter(
-                        sql::<Bool>("(tickets.instance_id IN (SELECT pi.id FROM instances pi WHERE pi.plan = ")
-                            .bind::<Text, _>(plan.clone())
-                            .sql(") OR (tickets.instance_id IS NULL AND tickets.institution_id IN ")
-                            .sql("(SELECT pn.id FROM institutions pn WHERE pn.default_plan = ")
-                            .bind::<Text, _>(plan.clone())
-                            .sql(")))"),
-                    );
+                    // entry (the page subquery stays index-only). SQLite
+                    // would walk the instances' index and sort every match;
+                    // its single statement has the joined rows at hand.
+                    q = if sqlite {
+                        q.filter(
+                            sql::<Bool>("(instances.plan = ")
+                                .bind::<Text, _>(plan.clone())
+                                .sql(" OR (tickets.instance_id IS NULL AND institutions.default_plan = ")
+                                .bind::<Text, _>(plan.clone())
+                                .sql("))"),
+                        )
+                    } else {
+                        q.filter(
+                            sql::<Bool>("(tickets.instance_id IN (SELECT pi.id FROM instances pi WHERE pi.plan = ")
+                                .bind::<Text, _>(plan.clone())
+                                .sql(") OR (tickets.instance_id IS NULL AND tickets.institution_id IN ")
+                                .sql("(SELECT pn.id FROM institutions pn WHERE pn.default_plan = ")
+                                .bind::<Text, _>(plan.clone())
+                                .sql(")))"),
+                        )
+                    };
                 }
                 if let Some(id) = filter.institution_id {
                     q = q.filter(tickets::institution_id.eq(id));
@@ -412,8 +419,21 @@ fn query(
                     AssigneeFilter::Unassigned => q = q.filter(tickets::assignee_id.is_null()),
                     AssigneeFilter::Agent(id) => q = q.filter(tickets::assignee_id.eq(id)),
                 }
-                if let Some(needle) = &tag_needle {
-                    q = q.filter(sql::<Bool>(tags_contain).bind::<Text, _>(needle.clone()).sql(") > 0"));
+                if let Some(tag) = &tag {
+                    // PostgreSQL: in the index entry's tag text. SQLite: one
+                    // primary-key probe of ticket_tags per candidate, cheaper
+                    // there than reading the candidate's row.
+                    q = if sqlite {
+                        q.filter(
+                            sql::<Bool>(
+                                "EXISTS (SELECT 1 FROM ticket_tags tt WHERE tt.ticket_id = tickets.id AND tt.tag = ",
+                            )
+                            .bind::<Text, _>(tag.clone())
+                            .sql(")"),
+                        )
+                    } else {
+                        q.filter(sql::<Bool>("strpos(tickets.tags, ").bind::<Text, _>(format!(" {tag} ")).sql(") > 0"))
+                    };
                 }
                 if let Some(flag) = filter.needs_triage {
                     q = q.filter(tickets::needs_triage.eq(flag));
