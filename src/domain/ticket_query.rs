@@ -367,7 +367,9 @@ fn query(
             sql::<Bool>(&format!("{plus}tickets.{column} IN ({})", crate::db::sql_literals(values)))
         };
         // The filters and the keyset bound, on a query over `tickets` (and
-        // maybe more): they read only `tickets` columns.
+        // maybe more). They read only `tickets` columns, but for SQLite's
+        // plan filter, which reads the joined institution and instance (SQLite
+        // has no page subquery).
         macro_rules! narrowed {
             ($query:expr) => {{
                 let mut q = $query;
