@@ -576,9 +576,7 @@ fn normalize_tags(tags: &[String]) -> AppResult<Vec<String>> {
         return Err(AppError::invalid(format!("a ticket takes at most {MAX_TAGS} tags")));
     }
     if tags_text(&out).len() > MAX_TAGS_BYTES {
-        return Err(AppError::invalid(format!(
-            "a ticket's tags take at most {MAX_TAGS_BYTES} bytes together (with a space between each two)"
-        )));
+        return Err(AppError::invalid(format!("a ticket's tags take at most {MAX_TAGS_BYTES} bytes together")));
     }
     Ok(out)
 }
@@ -649,4 +647,32 @@ pub fn message_by_rfc_id(conn: &mut AnyConnection, message_id: &str) -> AppResul
         .select(Message::as_select())
         .get_result(c))
     .optional()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_text_pads_every_tag() {
+        assert_eq!(tags_text(&[]), "");
+        assert_eq!(tags_text(&["dns".into()]), " dns ");
+        assert_eq!(tags_text(&["backup".into(), "dns".into()]), " backup dns ");
+    }
+
+    #[test]
+    fn tag_limits() {
+        let tags = |n: usize, len: usize| -> Vec<String> {
+            (0..n).map(|i| format!("{i:03}{}", "x".repeat(len - 3))).collect()
+        };
+        assert_eq!(normalize_tags(&tags(50, 10)).map(|t| t.len()).ok(), Some(50));
+        assert!(normalize_tags(&tags(51, 10)).is_err(), "51 tags");
+        // 20 tags of 48 bytes: 20 * 49 + 1 = 981 bytes as text; 21 take 1,030.
+        assert!(normalize_tags(&tags(20, 48)).is_ok());
+        let err = normalize_tags(&tags(21, 48)).unwrap_err();
+        assert!(err.to_string().contains("1000 bytes"), "{err}");
+        // Duplicates and case count once; blanks are dropped.
+        let t = normalize_tags(&["DNS".into(), "dns".into(), " ".into(), "backup".into()]).unwrap();
+        assert_eq!(t, vec!["backup", "dns"]);
+    }
 }
