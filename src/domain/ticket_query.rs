@@ -332,15 +332,6 @@ fn query(
     check_range("updated", filter.updated_from, filter.updated_to)?;
 
     let sqlite = matches!(*conn, AnyConnection::Sqlite(_));
-    // SQLite without statistics takes an equality on the low-cardinality
-    // status or priority for a selective index and sorts thousands of rows
-    // (over a million tickets, `status=open` by priority: half a second);
-    // walking the index of the sort key ((updated_at, id), (created_at, id),
-    // (rank, id), number) and filtering finds a page after a few hundred
-    // rows. `+column` keeps SQLite's planner off those indexes (the values
-    // are enum names, never caller text). PostgreSQL's planner has
-    // statistics and chooses by itself.
-    let unindexed = sqlite;
     // On PostgreSQL a page is found in two steps in one statement: a
     // subquery finds the page's ids and the list reads only those rows.
     // The indexes of the sort keys carry every column the filters read
@@ -363,7 +354,15 @@ fn query(
             // Sorted and deduplicated: one text per set, however it was asked.
             values.sort_unstable();
             values.dedup();
-            let plus = if unindexed { "+" } else { "" };
+            // SQLite without statistics takes an equality on the low-cardinality
+            // status or priority for a selective index and sorts thousands of rows
+            // (over a million tickets, `status=open` by priority: half a second);
+            // walking the index of the sort key ((updated_at, id), (created_at, id),
+            // (rank, id), number) and filtering finds a page after a few hundred
+            // rows. `+column` keeps SQLite's planner off those indexes (the values
+            // are enum names, never caller text). PostgreSQL's planner has
+            // statistics and chooses by itself.
+            let plus = if sqlite { "+" } else { "" };
             sql::<Bool>(&format!("{plus}tickets.{column} IN ({})", crate::db::sql_literals(values)))
         };
         // The filters and the keyset bound, on a query over `tickets` (and
