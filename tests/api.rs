@@ -213,6 +213,18 @@ fn authorization(db: &TestDb) {
         problem(&call(&app, req("GET", bad_filter, Some(&revoked))).await, 401, "unauthorized");
         problem(&call(&app, req("GET", bad_filter, Some(&writer))).await, 403, "forbidden");
         assert_eq!(call(&app, req("GET", bad_filter, Some(&reader))).await.0, 422);
+        // A token in use, revoked by this process, stops working at once,
+        // though the process trusts a token it has just seen for a second.
+        let busy = token(&mut conn, &[Scope::TicketsRead]);
+        assert_eq!(call(&app, req("GET", "/api/v1/tickets", Some(&busy))).await.0, 200);
+        assert_eq!(call(&app, req("GET", "/api/v1/tickets", Some(&busy))).await.0, 200);
+        let busy_id: i64 = api_tokens_t::table
+            .filter(api_tokens_t::token_hash.eq(api_tokens::hash_secret(&busy)))
+            .select(api_tokens_t::id)
+            .first(&mut *conn)
+            .unwrap();
+        api_tokens::revoke(&mut conn, busy_id, Actor::System).unwrap();
+        problem(&call(&app, req("GET", "/api/v1/tickets", Some(&busy))).await, 401, "unauthorized");
         // The scheme header of a 401.
         let res = test::call_service(&app, req("GET", "/api/v1/tickets", None).to_request()).await;
         assert_eq!(res.headers().get("www-authenticate").unwrap(), "Bearer");

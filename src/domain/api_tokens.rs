@@ -142,14 +142,44 @@ pub fn create(conn: &mut AnyConnection, name: &str, scopes: &[Scope], actor: Act
     })
 }
 
+/// How long this process trusts a token it found live without asking the
+/// database again. A token revoked by this process stops working at once
+/// ([`revoke`] forgets it); one revoked by another process (the CLI, another
+/// `tusk serve`) stops working within this time.
+pub const LIVE_TOKEN_CACHE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Tokens found live lately, by the hash of their secret, with when they
+/// were read. Spares the busiest API reads one statement each.
+static LIVE_TOKENS: std::sync::Mutex<Option<std::collections::HashMap<String, (std::time::Instant, ApiToken)>>> =
+    std::sync::Mutex::new(None);
+
+/// Tokens remembered at most (the map is emptied when full).
+const LIVE_TOKENS_MAX: usize = 256;
+
+/// Revocations by this process: a token read before one is not cached.
+static REVOCATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn live_tokens()
+-> std::sync::MutexGuard<'static, Option<std::collections::HashMap<String, (std::time::Instant, ApiToken)>>> {
+    LIVE_TOKENS.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The live (not revoked) token with this secret, if any. Records the use
-/// (at most once per [`LAST_USED_GRANULARITY_SECS`]).
+/// (at most once per [`LAST_USED_GRANULARITY_SECS`]). A token found live is
+/// trusted for [`LIVE_TOKEN_CACHE`] without a statement.
 pub fn authenticate(conn: &mut AnyConnection, secret: &str) -> AppResult<Option<ApiToken>> {
     let secret = secret.trim();
     if !secret.starts_with(TOKEN_PREFIX) || secret.len() > 200 {
         return Ok(None);
     }
     let hash = hash_secret(secret);
+    if let Some((read_at, token)) = live_tokens().as_ref().and_then(|m| m.get(&hash))
+        && read_at.elapsed() < LIVE_TOKEN_CACHE
+    {
+        return Ok(Some(token.clone()));
+    }
+    let read_at = std::time::Instant::now();
+    let revocations = REVOCATIONS.load(std::sync::atomic::Ordering::Acquire);
     // The lookup is by the hash, so its timing says nothing about the secret.
     // Every API call: a cached statement (unique key, no LIMIT).
     let Some(token) = crate::on_backend!(conn, |c| api_tokens::table
@@ -174,7 +204,26 @@ pub fn authenticate(conn: &mut AnyConnection, secret: &str) -> AppResult<Option<
             tracing::debug!(error = %e, token = token.id, "could not record the token's last use");
         }
     }
+    let mut cache = live_tokens();
+    // Under the lock, as `forget_live_tokens` counts: a revocation that
+    // committed while this token was read keeps it out.
+    if REVOCATIONS.load(std::sync::atomic::Ordering::Acquire) == revocations {
+        let cache = cache.get_or_insert_with(Default::default);
+        if cache.len() >= LIVE_TOKENS_MAX {
+            cache.clear();
+        }
+        cache.insert(hash, (read_at, token.clone()));
+    }
     Ok(Some(token))
+}
+
+/// Forgets the tokens this process trusted: the next request with any of
+/// them is checked against the database, and none read before now is
+/// remembered.
+fn forget_live_tokens() {
+    let mut cache = live_tokens();
+    REVOCATIONS.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    *cache = None;
 }
 
 /// All tokens, newest first.
@@ -182,8 +231,17 @@ pub fn list(conn: &mut AnyConnection) -> AppResult<Vec<ApiToken>> {
     Ok(api_tokens::table.order(api_tokens::id.desc()).select(ApiToken::as_select()).load(conn)?)
 }
 
-/// Revokes a token (idempotent); it stops working at once.
+/// Revokes a token (idempotent). It stops working at once in this process,
+/// and within [`LIVE_TOKEN_CACHE`] in others.
 pub fn revoke(conn: &mut AnyConnection, id: i64, actor: Actor) -> AppResult<ApiToken> {
+    let revoked = revoke_inner(conn, id, actor);
+    // After the commit: a request that read the token before it is not
+    // cached (see `forget_live_tokens`); later reads see the revocation.
+    forget_live_tokens();
+    revoked
+}
+
+fn revoke_inner(conn: &mut AnyConnection, id: i64, actor: Actor) -> AppResult<ApiToken> {
     crate::db::write_transaction(conn, |conn| {
         let token = api_tokens::table
             .find(id)
