@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod instances;
 pub mod institutions;
+pub mod json;
 pub mod messages;
 pub mod openapi;
 pub mod reports;

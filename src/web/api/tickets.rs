@@ -77,6 +77,64 @@ impl From<TicketListRow> for TicketOut {
     }
 }
 
+impl TicketOut {
+    /// Appends what `serde_json` writes for this ticket, byte for byte,
+    /// without escaping the keys (see [`super::json`]).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        use super::json::{boolean, int, opt_int, opt_string, string, timestamp};
+        out.extend_from_slice(b"{\"id\":");
+        int(out, self.id);
+        out.extend_from_slice(b",\"number\":");
+        int(out, self.number);
+        out.extend_from_slice(b",\"subject\":");
+        string(out, &self.subject);
+        out.extend_from_slice(b",\"status\":");
+        string(out, self.status.as_str());
+        out.extend_from_slice(b",\"priority\":");
+        string(out, self.priority.as_str());
+        out.extend_from_slice(b",\"category\":");
+        opt_string(out, self.category.as_deref());
+        out.extend_from_slice(b",\"channel\":");
+        string(out, self.channel.as_str());
+        out.extend_from_slice(b",\"needs_triage\":");
+        boolean(out, self.needs_triage);
+        out.extend_from_slice(b",\"created_at\":");
+        timestamp(out, &self.created_at);
+        out.extend_from_slice(b",\"updated_at\":");
+        timestamp(out, &self.updated_at);
+        out.extend_from_slice(b",\"requester_id\":");
+        int(out, self.requester_id);
+        out.extend_from_slice(b",\"requester_name\":");
+        opt_string(out, self.requester_name.as_deref());
+        out.extend_from_slice(b",\"requester_email\":");
+        string(out, &self.requester_email);
+        out.extend_from_slice(b",\"institution_id\":");
+        opt_int(out, self.institution_id);
+        out.extend_from_slice(b",\"institution_name\":");
+        opt_string(out, self.institution_name.as_deref());
+        out.extend_from_slice(b",\"instance_id\":");
+        opt_int(out, self.instance_id);
+        out.extend_from_slice(b",\"instance_domain\":");
+        opt_string(out, self.instance_domain.as_deref());
+        out.extend_from_slice(b",\"instance_plan\":");
+        opt_string(out, self.instance_plan.as_deref());
+        out.extend_from_slice(b",\"plan\":");
+        opt_string(out, self.plan.as_deref());
+        out.extend_from_slice(b",\"assignee_id\":");
+        opt_int(out, self.assignee_id);
+        out.extend_from_slice(b",\"assignee_name\":");
+        opt_string(out, self.assignee_name.as_deref());
+        out.extend_from_slice(b",\"tags\":[");
+        for (i, tag) in self.tags.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            string(out, tag);
+        }
+        out.extend_from_slice(b"]}");
+    }
+}
+
 /// A page of tickets.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TicketPageOut {
@@ -84,6 +142,25 @@ pub struct TicketPageOut {
     /// Pass as `cursor` (with the same filters and sort) for the next page;
     /// `null` on the last page.
     pub next_cursor: Option<String>,
+}
+
+impl TicketPageOut {
+    /// What `serde_json::to_vec` gives for the page, written by
+    /// [`TicketOut::write_json`] into one buffer sized up front.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 + self.tickets.len() * 768);
+        out.extend_from_slice(b"{\"tickets\":[");
+        for (i, ticket) in self.tickets.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            ticket.write_json(&mut out);
+        }
+        out.extend_from_slice(b"],\"next_cursor\":");
+        super::json::opt_string(&mut out, self.next_cursor.as_deref());
+        out.push(b'}');
+        out
+    }
 }
 
 /// Filters, sort and page of `GET /api/v1/tickets`.
@@ -202,10 +279,9 @@ pub async fn list_tickets(
     };
     let page =
         bearer.run(&state, Scope::TicketsRead, move |conn, _| ticket_query::list(conn, &filter, sort, &page)).await?;
-    Ok(HttpResponse::Ok().json(TicketPageOut {
-        tickets: page.rows.into_iter().map(TicketOut::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    let out =
+        TicketPageOut { tickets: page.rows.into_iter().map(TicketOut::from).collect(), next_cursor: page.next_cursor };
+    Ok(HttpResponse::Ok().content_type(actix_web::http::header::ContentType::json()).body(out.to_json()))
 }
 
 /// One ticket by its public number.
@@ -389,4 +465,68 @@ pub async fn update_ticket(
         })
         .await?;
     Ok(HttpResponse::Ok().json(TicketOut::from(row)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ticket(text: &str, some: bool, at: DateTime<Utc>, tags: Vec<String>) -> TicketOut {
+        let opt = |s: &str| some.then(|| s.to_string());
+        TicketOut {
+            id: 7,
+            number: -1_000_000_000_001,
+            subject: text.to_string(),
+            status: TicketStatus::OnHold,
+            priority: Priority::Urgent,
+            category: opt(text),
+            channel: Channel::Web,
+            needs_triage: some,
+            created_at: at,
+            updated_at: at + chrono::Duration::nanoseconds(1_500),
+            requester_id: i64::MAX,
+            requester_name: opt(text),
+            requester_email: format!("{text}@example.org"),
+            institution_id: some.then_some(3),
+            institution_name: opt("Université \"Paris\""),
+            instance_id: some.then_some(i64::MIN),
+            instance_domain: opt("social.example.edu"),
+            instance_plan: opt("managed"),
+            plan: opt("single"),
+            assignee_id: some.then_some(0),
+            assignee_name: opt("Ana\\Lee"),
+            tags,
+        }
+    }
+
+    #[test]
+    fn page_json_is_what_serde_writes() {
+        let at: DateTime<Utc> = "2026-11-27T05:39:28.991086Z".parse().unwrap();
+        let page = TicketPageOut {
+            tickets: vec![
+                ticket("Certificate \u{1} from our\nown authority", true, at, vec!["dns".into(), "tls".into()]),
+                ticket("", false, at, vec![]),
+            ],
+            next_cursor: Some("3175642e".into()),
+        };
+        assert_eq!(String::from_utf8(page.to_json()).unwrap(), serde_json::to_string(&page).unwrap());
+        let empty = TicketPageOut { tickets: vec![], next_cursor: None };
+        assert_eq!(String::from_utf8(empty.to_json()).unwrap(), r#"{"tickets":[],"next_cursor":null}"#);
+    }
+
+    proptest! {
+        #[test]
+        fn any_ticket_json_is_what_serde_writes(
+            text in "\\PC{0,40}|[\\x00-\\x7f]{0,40}",
+            some in any::<bool>(),
+            secs in 0i64..20_000_000_000,
+            nanos in 0u32..1_000_000_000,
+            tags in proptest::collection::vec("[a-z\"\\\\]{1,8}", 0..4),
+        ) {
+            let at = DateTime::<Utc>::from_timestamp(secs, nanos).unwrap();
+            let page = TicketPageOut { tickets: vec![ticket(&text, some, at, tags)], next_cursor: None };
+            prop_assert_eq!(String::from_utf8(page.to_json()).unwrap(), serde_json::to_string(&page).unwrap());
+        }
+    }
 }
