@@ -56,7 +56,9 @@ fn sqlite_pragmas(db: &TestDb) {
 }
 
 /// Migration `…_ticket_tags_column` fills `tickets.tags` from the
-/// `ticket_tags` rows of tickets that existed before it.
+/// `ticket_tags` rows of tickets that existed before it, and
+/// `…_ticket_tags_order` gives those rows their ticket's updated_at and
+/// status.
 fn ticket_tags_text_is_filled_from_existing_tags(db: &TestDb) {
     use diesel_migrations::MigrationHarness;
     use tusk::db::AnyConnection;
@@ -97,13 +99,33 @@ fn ticket_tags_text_is_filled_from_existing_tags(db: &TestDb) {
     };
     assert_eq!(text(&mut conn, a), " backup dns upgrade ");
     // Back to before the column, then forward again.
-    let reverted = match &mut *conn {
+    let revert = |conn: &mut AnyConnection| match conn {
         AnyConnection::Sqlite(c) => c.revert_last_migration(tusk::db::SQLITE_MIGRATIONS).unwrap().to_string(),
         AnyConnection::Postgresql(c) => c.revert_last_migration(tusk::db::POSTGRES_MIGRATIONS).unwrap().to_string(),
     };
-    assert!(reverted.ends_with("000012"), "{reverted}: put this test on the tags migration");
+    let order = revert(&mut conn);
+    assert!(order.ends_with("000013"), "{order}: put this test on the tags migrations");
+    let column = revert(&mut conn);
+    assert!(column.ends_with("000012"), "{column}");
     assert!(diesel::sql_query("SELECT tags FROM tickets").execute(&mut *conn).is_err());
-    assert_eq!(tusk::db::run_migrations(&mut conn).unwrap().len(), 1);
+    assert!(diesel::sql_query("SELECT status FROM ticket_tags").execute(&mut *conn).is_err());
+    // A ticket changed while the copies did not exist.
+    diesel::sql_query("UPDATE tickets SET status = 'pending', updated_at = '2026-01-01 10:00:00'")
+        .execute(&mut *conn)
+        .unwrap();
+    assert_eq!(tusk::db::run_migrations(&mut conn).unwrap().len(), 2);
     assert_eq!(text(&mut conn, a), " backup dns upgrade ");
     assert_eq!(text(&mut conn, b), "");
+    use tusk::db::schema::ticket_tags;
+    let copies: Vec<(String, chrono::NaiveDateTime, String)> = ticket_tags::table
+        .select((ticket_tags::tag, ticket_tags::updated_at, ticket_tags::status))
+        .order(ticket_tags::tag)
+        .load(&mut *conn)
+        .unwrap();
+    let at = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap().and_hms_opt(10, 0, 0).unwrap();
+    assert_eq!(
+        copies,
+        ["backup", "dns", "upgrade"].map(|t| (t.to_string(), at, "pending".to_string())).to_vec(),
+        "the tag rows carry their ticket's values"
+    );
 }

@@ -296,6 +296,23 @@ fn filters_match(db: &TestDb) {
             Box::new(move |r| r.created_at >= at(14) && r.created_at < at(35)),
         ),
         (TicketFilter { updated_from: Some(at(60)), ..Default::default() }, Box::new(move |r| r.updated_at >= at(60))),
+        // A tag with statuses and an updated range: on PostgreSQL, read
+        // from ticket_tags' own index in the updated order.
+        (
+            TicketFilter {
+                statuses: vec![TicketStatus::Open, TicketStatus::Pending, TicketStatus::New],
+                tag: Some("federation".into()),
+                updated_from: Some(at(14)),
+                updated_to: Some(at(120)),
+                ..Default::default()
+            },
+            Box::new(move |r| {
+                matches!(r.status, TicketStatus::Open | TicketStatus::Pending | TicketStatus::New)
+                    && r.tags.iter().any(|t| t == "federation")
+                    && r.updated_at >= at(14)
+                    && r.updated_at < at(120)
+            }),
+        ),
         (
             TicketFilter {
                 statuses: vec![TicketStatus::Open, TicketStatus::New, TicketStatus::OnHold],
@@ -315,7 +332,12 @@ fn filters_match(db: &TestDb) {
     for (filter, pred) in &cases {
         let matching: Vec<TicketListRow> = all.iter().filter(|r| pred(r)).cloned().collect();
         assert!(!matching.is_empty() && matching.len() < all.len(), "a useful case: {filter:?}");
-        for sort in [Sort::default(), Sort { key: SortKey::Priority, direction: Direction::Asc }] {
+        let sorts = [
+            Sort::default(),
+            Sort { key: SortKey::Updated, direction: Direction::Asc },
+            Sort { key: SortKey::Priority, direction: Direction::Asc },
+        ];
+        for sort in sorts {
             let got: Vec<i64> = all_pages(&mut conn, filter, sort, 3).iter().map(|r| r.id.0).collect();
             assert_eq!(got, sorted(matching.clone(), sort), "{filter:?} {sort:?}");
         }
@@ -372,9 +394,26 @@ fn visibility_and_bad_input(db: &TestDb) {
 /// The list filters and shows tags from `tickets.tags`, kept beside the
 /// `ticket_tags` rows: a tag matches only whole, and the text follows every
 /// way tags change (create, set, merge).
+/// Every tag row's copies of its ticket's updated_at and status (kept by
+/// triggers, migration `…_ticket_tags_order`) equal the ticket's.
+fn tag_copies_follow(conn: &mut AnyConnection) {
+    use diesel::prelude::*;
+    use tusk::db::schema::{ticket_tags, tickets as t};
+    let rows: Vec<(i64, NaiveDateTime, String, NaiveDateTime, String)> = ticket_tags::table
+        .inner_join(t::table)
+        .select((ticket_tags::ticket_id, ticket_tags::updated_at, ticket_tags::status, t::updated_at, t::status))
+        .load(conn)
+        .unwrap();
+    assert!(!rows.is_empty());
+    for (id, copy_at, copy_status, at, status) in rows {
+        assert_eq!((copy_at, &copy_status), (at, &status), "ticket {id}");
+    }
+}
+
 fn tags_match_whole_and_follow_every_change(db: &TestDb) {
     let mut conn = db.conn();
     let w = world(&mut conn);
+    tag_copies_follow(&mut conn);
     let all = everything(&mut conn);
     let ids = |conn: &mut AnyConnection, tag: &str| -> Vec<i64> {
         let filter = TicketFilter { tag: Some(tag.into()), ..Default::default() };
@@ -419,4 +458,46 @@ fn tags_match_whole_and_follow_every_change(db: &TestDb) {
     tickets::set_tags(&mut conn, t2, &fits, Actor::Agent(w.agent)).unwrap();
     assert_eq!(ticket_query::get(&mut conn, t2, Visibility::Staff).unwrap().tags, fits);
     assert_eq!(ids(&mut conn, &fits[19]), vec![t2.0]);
+    tag_copies_follow(&mut conn);
+
+    // Whatever statement changes a ticket's status or updated_at, its tag
+    // rows follow, and a tag's page by status sees the change.
+    let open_federation = |conn: &mut AnyConnection| -> Vec<i64> {
+        let filter =
+            TicketFilter { tag: Some("federation".into()), statuses: vec![TicketStatus::Open], ..Default::default() };
+        all_pages(conn, &filter, Sort::default(), 2).iter().map(|r| r.id.0).collect()
+    };
+    let expected = |conn: &mut AnyConnection| -> Vec<i64> {
+        let rows = all_pages(conn, &TicketFilter::default(), Sort::default(), 50);
+        rows.iter()
+            .filter(|r| r.status == TicketStatus::Open && r.tags.iter().any(|t| t == "federation"))
+            .map(|r| r.id.0)
+            .collect()
+    };
+    let before = open_federation(&mut conn);
+    assert_eq!(before, expected(&mut conn));
+    let closed = tusk::db::TicketId(before[0]);
+    let now = all_pages(&mut conn, &TicketFilter::default(), Sort::default(), 50);
+    let reopened_row =
+        now.iter().find(|r| r.status != TicketStatus::Open && r.tags.iter().any(|t| t == "federation")).unwrap();
+    let (reopened, requester) = (reopened_row.id, reopened_row.requester_id);
+    {
+        use diesel::prelude::*;
+        use tusk::db::schema::tickets as t;
+        diesel::update(t::table.find(closed)).set(t::status.eq(TicketStatus::Closed)).execute(&mut *conn).unwrap();
+        diesel::update(t::table.find(reopened))
+            .set((t::status.eq(TicketStatus::Open), t::updated_at.eq(self::t0() - TimeDelta::days(30))))
+            .execute(&mut *conn)
+            .unwrap();
+    }
+    tag_copies_follow(&mut conn);
+    let after = open_federation(&mut conn);
+    assert_eq!(after, expected(&mut conn));
+    assert!(!after.contains(&closed.0) && after.last() == Some(&reopened.0), "{after:?}");
+    // A customer's message moves the ticket to the top.
+    let mut more = MessageInput::new(MessageKind::Inbound, Author::Contact(requester), "still down", "m@test.example");
+    more.at = Some(self::t0() + TimeDelta::days(30));
+    tickets::add_message(&mut conn, reopened, more, Actor::System).unwrap();
+    tag_copies_follow(&mut conn);
+    assert_eq!(open_federation(&mut conn).first(), Some(&reopened.0));
 }

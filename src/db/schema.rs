@@ -102,6 +102,9 @@ diesel::table! {
     ticket_tags (ticket_id, tag) {
         ticket_id -> BigInt,
         tag -> Text,
+        /// Copies of the ticket's, kept by triggers (never written by Tusk).
+        updated_at -> Timestamp,
+        status -> Text,
     }
 }
 

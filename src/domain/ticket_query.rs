@@ -16,7 +16,7 @@ use diesel::sql_types::{Bool, Integer, Text};
 
 use super::validate::normalize_tag;
 use crate::db::opaque as o;
-use crate::db::schema::{agents, contacts, instances, institutions, tickets};
+use crate::db::schema::{agents, contacts, instances, institutions, ticket_tags, tickets};
 use crate::db::{
     AgentId, AnyConnection, Channel, ContactId, InstanceId, InstitutionId, Priority, TicketId, TicketStatus,
 };
@@ -82,6 +82,40 @@ pub struct TicketFilter {
     pub created_to: Option<NaiveDateTime>,
     pub updated_from: Option<NaiveDateTime>,
     pub updated_to: Option<NaiveDateTime>,
+}
+
+impl TicketFilter {
+    /// Whether nothing but a tag, statuses and the updated range narrows
+    /// the list (what ticket_tags' own index can answer on PostgreSQL).
+    fn is_tag_and_status_only(&self) -> bool {
+        let TicketFilter {
+            statuses: _,
+            priorities,
+            plan,
+            institution_id,
+            instance_id,
+            assignee,
+            tag,
+            needs_triage,
+            requester_id,
+            visibility,
+            created_from,
+            created_to,
+            updated_from: _,
+            updated_to: _,
+        } = self;
+        tag.is_some()
+            && priorities.is_empty()
+            && plan.is_none()
+            && institution_id.is_none()
+            && instance_id.is_none()
+            && matches!(assignee, AssigneeFilter::Any)
+            && needs_triage.is_none()
+            && requester_id.is_none()
+            && matches!(visibility, Visibility::Staff)
+            && created_from.is_none()
+            && created_to.is_none()
+    }
 }
 
 /// The key a list is ordered by; ties are broken by id in the same direction.
@@ -342,6 +376,12 @@ fn query(
     // rows and 600 tag probes for a page of a tag filter). SQLite reads a
     // row cheaply and keeps the single statement.
     let two_steps = !sqlite && only.is_none();
+    // On PostgreSQL, a tag's page in the default order, filtered by nothing
+    // else than statuses and the updated range, is read from ticket_tags'
+    // index, whose rows carry their ticket's updated_at and status
+    // (migration `…_ticket_tags_order`): 51 entries for a page, where the
+    // tickets' index took 1,600 (over 100,000 tickets, a tag on 8% of them).
+    let by_tag = tag.as_ref().filter(|_| two_steps && sort.key == SortKey::Updated && filter.is_tag_and_status_only());
     // Built on the concrete connection and kept prepared per SQL shape (the
     // filters present and enum names decide the text, never caller text).
     let raw: Vec<RawRow> = crate::on_backend!(conn, |c| {
@@ -363,7 +403,7 @@ fn query(
             // are enum names, never caller text). PostgreSQL's planner has
             // statistics and chooses by itself.
             let plus = if sqlite { "+" } else { "" };
-            sql::<Bool>(&format!("{plus}tickets.{column} IN ({})", crate::db::sql_literals(values)))
+            sql::<Bool>(&format!("{plus}{column} IN ({})", crate::db::sql_literals(values)))
         };
         // The filters and the keyset bound, on a query over `tickets` (and
         // maybe more). They read only `tickets` columns, but for SQLite's
@@ -378,10 +418,10 @@ fn query(
                     Visibility::Requester(id) => q = q.filter(tickets::requester_id.eq(id)),
                 }
                 if !filter.statuses.is_empty() {
-                    q = q.filter(in_list("status", filter.statuses.iter().map(|s| s.as_str()).collect()));
+                    q = q.filter(in_list("tickets.status", filter.statuses.iter().map(|s| s.as_str()).collect()));
                 }
                 if !filter.priorities.is_empty() {
-                    q = q.filter(in_list("priority", filter.priorities.iter().map(|p| p.as_str()).collect()));
+                    q = q.filter(in_list("tickets.priority", filter.priorities.iter().map(|p| p.as_str()).collect()));
                 }
                 if let Some(plan) = &filter.plan {
                     // The instance's plan, else the institution's default.
@@ -545,7 +585,42 @@ fn query(
                     tickets::tags,
                 )),
         );
-        let q = if two_steps {
+        let q = if let Some(tag) = by_tag {
+            let mut ids = crate::db::boxed_for(
+                c,
+                ticket_tags::table.select(ticket_tags::ticket_id).filter(ticket_tags::tag.eq(tag.clone())),
+            );
+            if !filter.statuses.is_empty() {
+                ids = ids.filter(in_list("ticket_tags.status", filter.statuses.iter().map(|s| s.as_str()).collect()));
+            }
+            if let Some(t) = filter.updated_from {
+                ids = ids.filter(ticket_tags::updated_at.ge(t));
+            }
+            if let Some(t) = filter.updated_to {
+                ids = ids.filter(ticket_tags::updated_at.lt(t));
+            }
+            // The keyset bound, as on the tickets' index (see `after!`).
+            if let Some(c) = &cursor {
+                let (at, id) = (from_micros(c.value)?, c.id);
+                ids = match c.sort.direction {
+                    Direction::Desc => ids.filter(
+                        ticket_tags::updated_at
+                            .le(o(at))
+                            .and(ticket_tags::updated_at.lt(o(at)).or(ticket_tags::ticket_id.lt(o(id)))),
+                    ),
+                    Direction::Asc => ids.filter(
+                        ticket_tags::updated_at
+                            .ge(o(at))
+                            .and(ticket_tags::updated_at.gt(o(at)).or(ticket_tags::ticket_id.gt(o(id)))),
+                    ),
+                };
+            }
+            let ids = match sort.direction {
+                Direction::Desc => ids.order((ticket_tags::updated_at.desc(), ticket_tags::ticket_id.desc())),
+                Direction::Asc => ids.order((ticket_tags::updated_at.asc(), ticket_tags::ticket_id.asc())),
+            };
+            ordered!(list.filter(crate::db::in_first("tickets.id", ids, page.limit + 1)))
+        } else if two_steps {
             // The subquery's `tickets` is its own.
             let ids = ordered!(narrowed!(crate::db::boxed_for(c, tickets::table.select(tickets::id))));
             ordered!(list.filter(crate::db::in_first("tickets.id", ids, page.limit + 1)))

@@ -1,0 +1,6 @@
+DROP TRIGGER ticket_tags_follow_ticket ON tickets;
+DROP FUNCTION ticket_tags_follow_ticket();
+DROP TRIGGER ticket_tags_from_ticket ON ticket_tags;
+DROP FUNCTION ticket_tags_from_ticket();
+DROP INDEX ticket_tags_tag_updated;
+ALTER TABLE ticket_tags DROP COLUMN status, DROP COLUMN updated_at;
