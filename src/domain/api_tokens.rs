@@ -149,9 +149,10 @@ pub fn create(conn: &mut AnyConnection, name: &str, scopes: &[Scope], actor: Act
 pub const LIVE_TOKEN_CACHE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Tokens found live lately, by the hash of their secret, with when they
-/// were read. Spares the busiest API reads one statement each.
-static LIVE_TOKENS: std::sync::Mutex<Option<std::collections::HashMap<String, (std::time::Instant, ApiToken)>>> =
-    std::sync::Mutex::new(None);
+/// were read. Spares the busiest API reads one statement each. Read under a
+/// shared lock (a reader preempted while holding it stalls no other).
+type LiveTokens = std::collections::HashMap<String, (std::time::Instant, std::sync::Arc<ApiToken>)>;
+static LIVE_TOKENS: std::sync::RwLock<Option<LiveTokens>> = std::sync::RwLock::new(None);
 
 /// Tokens remembered at most (the map is emptied when full).
 const LIVE_TOKENS_MAX: usize = 256;
@@ -159,24 +160,26 @@ const LIVE_TOKENS_MAX: usize = 256;
 /// Revocations by this process: a token read before one is not cached.
 static REVOCATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-fn live_tokens()
--> std::sync::MutexGuard<'static, Option<std::collections::HashMap<String, (std::time::Instant, ApiToken)>>> {
-    LIVE_TOKENS.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+fn live_tokens_mut() -> std::sync::RwLockWriteGuard<'static, Option<LiveTokens>> {
+    LIVE_TOKENS.write().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The live (not revoked) token with this secret, if any. Records the use
 /// (at most once per [`LAST_USED_GRANULARITY_SECS`]). A token found live is
 /// trusted for [`LIVE_TOKEN_CACHE`] without a statement.
-pub fn authenticate(conn: &mut AnyConnection, secret: &str) -> AppResult<Option<ApiToken>> {
+pub fn authenticate(conn: &mut AnyConnection, secret: &str) -> AppResult<Option<std::sync::Arc<ApiToken>>> {
     let secret = secret.trim();
     if !secret.starts_with(TOKEN_PREFIX) || secret.len() > 200 {
         return Ok(None);
     }
     let hash = hash_secret(secret);
-    if let Some((read_at, token)) = live_tokens().as_ref().and_then(|m| m.get(&hash))
-        && read_at.elapsed() < LIVE_TOKEN_CACHE
     {
-        return Ok(Some(token.clone()));
+        let cache = LIVE_TOKENS.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((read_at, token)) = cache.as_ref().and_then(|m| m.get(&hash))
+            && read_at.elapsed() < LIVE_TOKEN_CACHE
+        {
+            return Ok(Some(token.clone()));
+        }
     }
     let read_at = std::time::Instant::now();
     let revocations = REVOCATIONS.load(std::sync::atomic::Ordering::Acquire);
@@ -204,7 +207,8 @@ pub fn authenticate(conn: &mut AnyConnection, secret: &str) -> AppResult<Option<
             tracing::debug!(error = %e, token = token.id, "could not record the token's last use");
         }
     }
-    let mut cache = live_tokens();
+    let token = std::sync::Arc::new(token);
+    let mut cache = live_tokens_mut();
     // Under the lock, as `forget_live_tokens` counts: a revocation that
     // committed while this token was read keeps it out.
     if REVOCATIONS.load(std::sync::atomic::Ordering::Acquire) == revocations {
@@ -221,7 +225,7 @@ pub fn authenticate(conn: &mut AnyConnection, secret: &str) -> AppResult<Option<
 /// them is checked against the database, and none read before now is
 /// remembered.
 fn forget_live_tokens() {
-    let mut cache = live_tokens();
+    let mut cache = live_tokens_mut();
     REVOCATIONS.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     *cache = None;
 }

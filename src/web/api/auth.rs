@@ -42,7 +42,7 @@ fn caller_of(conn: &mut crate::db::AnyConnection, secret: &str) -> AppResult<Api
     match api_tokens::authenticate(conn, secret)? {
         Some(t) => {
             let scopes = t.scope_list();
-            Ok(ApiCaller { token_id: t.id, token_name: t.name, scopes })
+            Ok(ApiCaller { token_id: t.id, token_name: t.name.clone(), scopes })
         }
         None => Err(AppError::unauthorized("the API token is unknown or revoked")),
     }
