@@ -86,7 +86,7 @@ pub struct TicketFilter {
 
 impl TicketFilter {
     /// Whether nothing but a tag, statuses and the updated range narrows
-    /// the list (what ticket_tags' own index can answer on PostgreSQL).
+    /// the list (what ticket_tags' own index can answer).
     fn is_tag_and_status_only(&self) -> bool {
         let TicketFilter {
             statuses: _,
@@ -376,12 +376,14 @@ fn query(
     // rows and 600 tag probes for a page of a tag filter). SQLite reads a
     // row cheaply and keeps the single statement.
     let two_steps = !sqlite && only.is_none();
-    // On PostgreSQL, a tag's page in the default order, filtered by nothing
-    // else than statuses and the updated range, is read from ticket_tags'
+    // A tag's page in the default order, filtered by nothing else than
+    // statuses and the updated range, has its ids read from ticket_tags'
     // index, whose rows carry their ticket's updated_at and status
     // (migration `…_ticket_tags_order`): 51 entries for a page, where the
-    // tickets' index took 1,600 (over 100,000 tickets, a tag on 8% of them).
-    let by_tag = tag.as_ref().filter(|_| two_steps && sort.key == SortKey::Updated && filter.is_tag_and_status_only());
+    // tickets' index took 1,600 (over 100,000 tickets, a tag on 8% of them;
+    // SQLite also probed ticket_tags for each).
+    let by_tag =
+        tag.as_ref().filter(|_| only.is_none() && sort.key == SortKey::Updated && filter.is_tag_and_status_only());
     // Built on the concrete connection and kept prepared per SQL shape (the
     // filters present and enum names decide the text, never caller text).
     let raw: Vec<RawRow> = crate::on_backend!(conn, |c| {
@@ -602,18 +604,23 @@ fn query(
             // The keyset bound, as on the tickets' index (see `after!`).
             if let Some(c) = &cursor {
                 let (at, id) = (from_micros(c.value)?, c.id);
-                ids = match c.sort.direction {
-                    Direction::Desc => ids.filter(
-                        ticket_tags::updated_at
-                            .le(o(at))
-                            .and(ticket_tags::updated_at.lt(o(at)).or(ticket_tags::ticket_id.lt(o(id)))),
-                    ),
-                    Direction::Asc => ids.filter(
-                        ticket_tags::updated_at
-                            .ge(o(at))
-                            .and(ticket_tags::updated_at.gt(o(at)).or(ticket_tags::ticket_id.gt(o(id)))),
-                    ),
-                };
+                macro_rules! tag_after {
+                    ($at:expr, $id:expr) => {
+                        match c.sort.direction {
+                            Direction::Desc => ids.filter(
+                                ticket_tags::updated_at
+                                    .le($at)
+                                    .and(ticket_tags::updated_at.lt($at).or(ticket_tags::ticket_id.lt($id))),
+                            ),
+                            Direction::Asc => ids.filter(
+                                ticket_tags::updated_at
+                                    .ge($at)
+                                    .and(ticket_tags::updated_at.gt($at).or(ticket_tags::ticket_id.gt($id))),
+                            ),
+                        }
+                    };
+                }
+                ids = if sqlite { tag_after!(at, id) } else { tag_after!(o(at), o(id)) };
             }
             let ids = match sort.direction {
                 Direction::Desc => ids.order((ticket_tags::updated_at.desc(), ticket_tags::ticket_id.desc())),
