@@ -374,7 +374,8 @@ fn query(
     // page of a status and priority) reads no table row for them; a single
     // statement fetched a table row for each (over 100,000 tickets, 1,600
     // rows and 600 tag probes for a page of a tag filter). SQLite reads a
-    // row cheaply and keeps the single statement.
+    // row cheaply and keeps the single statement (but for a tag's page, see
+    // `by_tag`).
     let two_steps = !sqlite && only.is_none();
     // A tag's page in the default order, filtered by nothing else than
     // statuses and the updated range, has its ids read from ticket_tags'
