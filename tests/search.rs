@@ -445,6 +445,44 @@ fn contract(db: &TestDb, engine: Arc<dyn Search>) {
         assert!(!ids(&by_number).contains(&w.t4.id.0));
         assert_eq!(ids(&run(customer("quokka", w.carol, None)).await), set(&[&w.t3]));
 
+        // Records: a renamed institution moved to another plan, and an
+        // instance moved to another plan, reach their tickets' documents.
+        let (_, renamed) = institutions::upsert(
+            &mut db.conn(),
+            &plans(),
+            &InstitutionInput {
+                slug: "uni-lyon".into(),
+                name: "Lyon University".into(),
+                default_plan: Some("single".into()),
+                status: None,
+                domains: None,
+            },
+            Actor::System,
+        )
+        .unwrap();
+        assert_eq!(renamed, tusk::domain::Upserted::Updated);
+        instances::upsert(
+            &mut db.conn(),
+            &plans(),
+            &InstanceInput {
+                domain: "social.univ-lyon.example".into(),
+                institution_slug: "uni-lyon".into(),
+                plan: Some("managed".into()),
+                ..Default::default()
+            },
+            Actor::System,
+        )
+        .unwrap();
+        drain(db, &engine).await;
+        assert_eq!(ids(&run(f(Filters { plans: vec!["managed".into()], ..Filters::default() })).await), set(&[&w.t1]));
+        assert_eq!(
+            ids(&run(f(Filters { plans: vec!["single".into()], ..Filters::default() })).await),
+            set(&[&w.t2, &w.t3])
+        );
+        let lyon = run(agent("relay")).await;
+        let h1 = lyon.hits.iter().find(|h| h.ticket_id == w.t1.id).unwrap();
+        assert_eq!(h1.institution_name.as_deref(), Some("Lyon University"));
+
         // No duplicates: replaying every row changes nothing.
         for t in [&w.t1, &w.t2, &w.t3, &w.t4] {
             outbox::enqueue_ticket_index(&mut db.conn(), t.id, SearchOp::Upsert, tusk::db::now()).unwrap();

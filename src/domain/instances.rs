@@ -4,6 +4,7 @@
 use diesel::prelude::*;
 
 use super::events::EventRecord;
+use super::outbox::{TicketsOf, enqueue_tickets_of};
 use super::validate::normalize_domain;
 use super::{Actor, Plans, Upserted, institutions};
 use crate::db::models::{Instance, NewInstance};
@@ -127,6 +128,10 @@ pub fn upsert(
                         instances::updated_at.eq(at),
                     ))
                     .get_result(conn)?;
+                // Its tickets' search documents carry its plan.
+                if changes.iter().any(|(field, _, _)| *field == "plan") {
+                    enqueue_tickets_of(conn, TicketsOf::Instance(row.id), at)?;
+                }
                 for (field, old, new) in changes {
                     EventRecord::about("instance", row.id.0, "instance.updated")
                         .change(field, old, new)

@@ -4,6 +4,7 @@
 use diesel::prelude::*;
 
 use super::events::EventRecord;
+use super::outbox::{TicketsOf, enqueue_tickets_of};
 use super::validate::{normalize_domain, normalize_slug, required_line};
 use super::{Actor, Plans, Upserted};
 use crate::db::models::{Institution, InstitutionDomain, NewInstitution, NewInstitutionDomain};
@@ -104,6 +105,10 @@ pub fn upsert(
                             institutions::updated_at.eq(at),
                         ))
                         .get_result(conn)?;
+                    // Its tickets' search documents carry its name and plan.
+                    if changes.iter().any(|(field, _, _)| matches!(*field, "name" | "default_plan")) {
+                        enqueue_tickets_of(conn, TicketsOf::Institution(row.id), at)?;
+                    }
                     for (field, old, new) in changes {
                         EventRecord::about("institution", row.id.0, "institution.updated")
                             .change(field, Some(old), Some(new))

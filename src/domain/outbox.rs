@@ -5,8 +5,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::models::{MailOutboxRow, NewMailOutboxRow, NewSearchOutboxRow};
-use crate::db::schema::{mail_outbox, search_outbox};
-use crate::db::{AnyConnection, MailState, MessageId, SearchOp, TicketId};
+use crate::db::schema::{mail_outbox, search_outbox, tickets};
+use crate::db::{AnyConnection, InstanceId, InstitutionId, MailState, MessageId, SearchOp, TicketId};
 use crate::error::AppResult;
 
 /// Asks the search indexer to refresh (or drop) a ticket's document.
@@ -27,6 +27,53 @@ pub fn enqueue_ticket_index(
         })
         .execute(c))?;
     Ok(())
+}
+
+/// The tickets whose search documents carry a record's fields.
+#[derive(Debug, Clone, Copy)]
+pub enum TicketsOf {
+    /// Its name and default plan.
+    Institution(InstitutionId),
+    /// Its domain and plan.
+    Instance(InstanceId),
+}
+
+/// Asks the search indexer to refresh the document of every live ticket of
+/// an institution or instance, after a change to fields the documents carry
+/// (a renamed institution, an instance moved to another plan). One
+/// statement, in the caller's transaction; returns the rows queued.
+pub fn enqueue_tickets_of(conn: &mut AnyConnection, of: TicketsOf, at: NaiveDateTime) -> AppResult<usize> {
+    use diesel::IntoSql;
+    use diesel::sql_types::{Integer, Text, Timestamp};
+    let queued = crate::on_backend!(conn, |c| {
+        let mut rows = tickets::table
+            .filter(tickets::merged_into_id.is_null())
+            .select((
+                "ticket".into_sql::<Text>(),
+                tickets::id,
+                SearchOp::Upsert.as_str().into_sql::<Text>(),
+                0.into_sql::<Integer>(),
+                at.into_sql::<Timestamp>(),
+                at.into_sql::<Timestamp>(),
+            ))
+            .into_boxed();
+        rows = match of {
+            TicketsOf::Institution(id) => rows.filter(tickets::institution_id.eq(id)),
+            TicketsOf::Instance(id) => rows.filter(tickets::instance_id.eq(id)),
+        };
+        diesel::insert_into(search_outbox::table)
+            .values(rows)
+            .into_columns((
+                search_outbox::entity_type,
+                search_outbox::entity_id,
+                search_outbox::op,
+                search_outbox::attempts,
+                search_outbox::next_attempt_at,
+                search_outbox::created_at,
+            ))
+            .execute(c)
+    })?;
+    Ok(queued)
 }
 
 /// An email to send, as recorded in the mail outbox.
