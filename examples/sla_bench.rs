@@ -43,7 +43,7 @@ fn main() -> anyhow::Result<()> {
         .count()
         .get_result(&mut *conn)?;
     let policies = tusk::sla::policy::SlaPolicies::from_config(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let options = EvaluatorOptions { mail_domain: "bench.example".into(), batch: 1_000_000 };
+    let options = EvaluatorOptions { batch: 1_000_000, ..EvaluatorOptions::from_config(&config) };
     let now = chrono::Utc::now();
     let started = Instant::now();
     let first = evaluator::evaluate(&mut conn, &policies, &options, now)?;

@@ -518,4 +518,6 @@ fn sla_notices_from_the_evaluator_are_sent(db: &TestDb) {
     let mail = sink.received().into_iter().find(|m| m.rcpt_to.iter().any(|r| r == "boss@tusk.example")).unwrap();
     let text = String::from_utf8_lossy(&mail.data).to_string();
     assert!(text.contains(&format!("#{number}")), "{text}");
+    // The tier by its name (`[plans.single] name`), not its id.
+    assert!(text.contains("Plan:        Single Service"), "{text}");
 }

@@ -44,7 +44,7 @@ fn policies() -> SlaPolicies {
 }
 
 fn options() -> EvaluatorOptions {
-    EvaluatorOptions { mail_domain: "support.example".into(), batch: 100 }
+    EvaluatorOptions::from_config(&Config::defaults().unwrap())
 }
 
 /// A managed institution with one instance, and a manager to notify.
@@ -173,6 +173,18 @@ fn managed_urgent_opened_on_friday_evening(db: &TestDb) {
             ("sla_breach".to_string(), "[\"boss@tusk.example\"]".to_string())
         ]
     );
+    // The mails name the tier as people read it, not by its id.
+    let payloads: Vec<String> = mail_outbox::table
+        .filter(mail_outbox::ticket_id.eq(t))
+        .filter(mail_outbox::kind.like("sla_%"))
+        .select(mail_outbox::payload)
+        .load(&mut *conn)
+        .unwrap();
+    for p in payloads {
+        let p: serde_json::Value = serde_json::from_str(&p).unwrap();
+        assert_eq!(p["plan"], "All-in-One Managed", "{p}");
+        assert_eq!(p["priority"], "urgent", "{p}");
+    }
     let due = evaluator::due_soon(&mut conn, paris(2026, 11, 27, 19, 10), chrono::Duration::hours(1), 10).unwrap();
     assert_eq!(due.len(), 1);
     assert!(due[0].breached);

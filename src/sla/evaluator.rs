@@ -43,6 +43,9 @@ pub struct EvaluatorOptions {
     pub mail_domain: String,
     /// Most tickets handled per pass.
     pub batch: i64,
+    /// Plan tier id -> the name people read (`[plans.<id>] name`), for the
+    /// notices' emails; a tier missing here is shown by its id.
+    pub tier_names: std::collections::BTreeMap<String, String>,
 }
 
 /// The tickets to look at now: those whose SLA row reaches a check
@@ -291,7 +294,8 @@ fn notify(
         payload["subject"] = serde_json::json!(ticket.subject);
         payload["metric"] = serde_json::json!(metric.to_string().replace('_', " "));
         payload["due_at"] = serde_json::json!(due_text);
-        payload["plan"] = serde_json::json!(refreshed.row.tier);
+        let tier = &refreshed.row.tier;
+        payload["plan"] = serde_json::json!(options.tier_names.get(tier).unwrap_or(tier));
         payload["institution"] = serde_json::json!(institution);
         payload["instance"] = serde_json::json!(instance);
         enqueue_mail(
@@ -417,10 +421,11 @@ pub fn due_soon(
 
 impl EvaluatorOptions {
     /// Options from the configuration: Message-IDs in the support
-    /// address's domain, 500 tickets per pass.
+    /// address's domain, 500 tickets per pass, the tiers' names.
     pub fn from_config(config: &crate::config::Config) -> Self {
         let domain = config.support.address.rsplit_once('@').map_or("localhost", |(_, d)| d);
-        Self { mail_domain: domain.to_string(), batch: 500 }
+        let tier_names = config.plans.iter().map(|(id, p)| (id.clone(), p.name.clone())).collect();
+        Self { mail_domain: domain.to_string(), batch: 500, tier_names }
     }
 }
 
