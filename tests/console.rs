@@ -528,10 +528,20 @@ fn ticket_page_is_safe(db: &TestDb) {
         tusk::domain::Actor::Contact(w.lyon.customer.id),
     )
     .unwrap();
+    // A web form sent signed out (see tusk::domain::portal::open_web_ticket),
+    // with an address that is markup.
+    tusk::domain::events::EventRecord::ticket(w.lyon.ticket.id, tusk::domain::portal::UNVERIFIED_SENDER)
+        .data(serde_json::json!({ "email": "<b>x</b>@univ-lyon.example", "signed_in_as_another": false }))
+        .write(&mut conn, tusk::domain::Actor::Contact(w.lyon.customer.id), tusk::db::now())
+        .unwrap();
     drop(conn);
     actix_web::rt::System::new().block_on(async {
         let app = test::init_service(build_app(state(db))).await;
         let agent = sign_in(&app, "agent@tusk.example", PASSWORD).await.unwrap();
+        let other =
+            body_text(test::call_service(&app, agent.get(&format!("/console/tickets/{}", w.oslo.ticket.number))).await)
+                .await;
+        assert!(!other.contains("sender-unverified"), "only the ticket with the event: {other}");
         let res = test::call_service(&app, agent.get(&format!("/console/tickets/{}", w.lyon.ticket.number))).await;
         assert_eq!(res.status(), 200);
         let csp = res.headers().get("content-security-policy").unwrap().to_str().unwrap().to_string();
@@ -544,6 +554,11 @@ fn ticket_page_is_safe(db: &TestDb) {
         assert!(!thread.contains("onerror"), "{thread}");
         assert!(!thread.contains("javascript:"), "{thread}");
         assert!(!thread.contains("<iframe"), "{thread}");
+        // The unverified sender is a notice above the thread, escaped.
+        let notice = &page[page.find("id=\"sender-unverified\"").expect("the notice")..];
+        let notice = &notice[..notice.find("</p>").unwrap()];
+        assert!(notice.contains("not signed in as &lt;b&gt;x&lt;/b&gt;@univ-lyon.example"), "{notice}");
+        assert!(!thread.contains("sender_unverified"), "not repeated in the timeline: {thread}");
         // The side panel shows institution, instance, plan and version.
         assert!(page.contains("Université de Lyon"));
         assert!(page.contains("social.univ-lyon.example"));

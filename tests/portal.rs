@@ -392,6 +392,8 @@ fn support_form_opens_a_web_ticket(db: &TestDb) {
             .get_result(&mut *conn)
             .unwrap();
         assert_eq!(created, 1);
+        // Sent signed out: nothing proved the sender owns the address.
+        assert_eq!(unverified(db, ticket.id), vec!["lea.martin@univ-lyon.example".to_string()]);
 
         // An unknown instance is accepted and flagged for triage; an
         // instance of another institution counts as unknown.
@@ -436,7 +438,37 @@ fn support_form_opens_a_web_ticket(db: &TestDb) {
         assert!(triage);
         assert_eq!(institution, None);
         assert_eq!(outbox_of_kind(db, "acknowledgement").len(), 4, "one acknowledgement per web ticket");
+
+        // Signed in to the portal as the requester: the address is proven.
+        // Signed in as someone else of the institution: it is not.
+        let lea = sign_in(&app, db, "lea.martin@univ-lyon.example").await;
+        for (typed, proven) in [("Lea.Martin@univ-lyon.example", true), ("staff@univ-lyon.example", false)] {
+            let csrf = public_csrf(&app, "/support/new").await;
+            let body = multipart(&form_fields(&csrf, typed, "", "normal"), &[]);
+            let res = test::call_service(
+                &app,
+                post_multipart("/support/new", Some(&csrf), Some(&lea.session), body).to_request(),
+            )
+            .await;
+            assert_eq!(res.status(), 200);
+            let newest: tusk::db::TicketId =
+                tickets::table.order(tickets::id.desc()).select(tickets::id).first(&mut *conn).unwrap();
+            assert_eq!(unverified(db, newest).is_empty(), proven, "{typed}");
+        }
     });
+}
+
+/// The addresses of a ticket's `ticket.sender_unverified` events.
+fn unverified(db: &TestDb, ticket: tusk::db::TicketId) -> Vec<String> {
+    let data: Vec<Option<String>> = events::table
+        .filter(events::ticket_id.eq(ticket))
+        .filter(events::action.eq(tusk::domain::portal::UNVERIFIED_SENDER))
+        .select(events::data)
+        .load(&mut *db.conn())
+        .unwrap();
+    data.into_iter()
+        .map(|d| serde_json::from_str::<serde_json::Value>(&d.unwrap()).unwrap()["email"].as_str().unwrap().to_string())
+        .collect()
 }
 
 fn support_form_validation_writes_nothing(db: &TestDb) {

@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
+use super::events::EventRecord;
 use super::outbox::{OutgoingMail, enqueue_mail};
 use super::sessions::{self, Principal, Session};
 use super::ticket_query::{self, PageRequest, Sort, TicketFilter, TicketPage, Visibility};
@@ -297,12 +298,19 @@ pub enum FormOutcome {
 /// rate-limit record. The instance is linked only when it is one of the
 /// sender's institution's instances; otherwise the ticket is flagged for
 /// triage with the reason.
+///
+/// `signed_in` is the contact of the portal session the form came with, if
+/// any. Unless it is the requester's, nothing proved that the sender owns the
+/// address typed in the form: the ticket gets a `ticket.sender_unverified`
+/// event, which the console shows on the ticket (a request to change an
+/// account or a setting of the instance should then be confirmed by email).
 pub fn open_web_ticket(
     conn: &mut AnyConnection,
     form: CheckedForm,
     attachments: Vec<AttachmentInput>,
     ip: &str,
     s: &PortalSettings,
+    signed_in: Option<crate::db::ContactId>,
 ) -> AppResult<FormOutcome> {
     crate::db::write_transaction(conn, |conn| {
         let limits = form_limits(&form.email, ip, s);
@@ -359,6 +367,11 @@ pub fn open_web_ticket(
             },
             Actor::Contact(contact.id),
         )?;
+        if signed_in != Some(contact.id) {
+            EventRecord::ticket(ticket.id, UNVERIFIED_SENDER)
+                .data(serde_json::json!({ "email": contact.email, "signed_in_as_another": signed_in.is_some() }))
+                .write(conn, Actor::Contact(contact.id), ticket.created_at)?;
+        }
         let recipients = vec![contact.email.clone()];
         let rfc_id = tickets::generate_message_id(s.message_domain());
         enqueue_mail(
@@ -383,6 +396,10 @@ pub fn open_web_ticket(
         Ok(FormOutcome::Created { ticket: Box::new(ticket), triage_reason })
     })
 }
+
+/// The event of a web ticket whose sender was not signed in as its
+/// requester (see [`open_web_ticket`]).
+pub const UNVERIFIED_SENDER: &str = "ticket.sender_unverified";
 
 // ---------------------------------------------------------------------------
 // Magic links

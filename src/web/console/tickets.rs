@@ -99,6 +99,9 @@ struct TicketView {
     triage_reason: Option<String>,
     merged_into: Option<i64>,
     closed: bool,
+    /// The address a signed-out web form was sent with: nothing proved the
+    /// sender owns it.
+    sender_unverified: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -146,7 +149,8 @@ fn event_summary(event: &Event, agents: &HashMap<i64, &Agent>) -> Option<(String
         }
     };
     let text = match event.action.as_str() {
-        "message.added" | "ticket.created" => return None,
+        // The last shown as a notice above the thread.
+        "message.added" | "ticket.created" | crate::domain::portal::UNVERIFIED_SENDER => return None,
         action if action.starts_with("sla.breach") => {
             (format!("SLA breached: {}", event.data.as_deref().unwrap_or_default()), true)
         }
@@ -164,6 +168,13 @@ fn event_summary(event: &Event, agents: &HashMap<i64, &Agent>) -> Option<(String
         },
     };
     Some(text)
+}
+
+/// The address of a `ticket.sender_unverified` event, if the ticket has one.
+fn unverified_sender(events: &[Event]) -> Option<String> {
+    let event = events.iter().find(|e| e.action == crate::domain::portal::UNVERIFIED_SENDER)?;
+    let data: serde_json::Value = serde_json::from_str(event.data.as_deref()?).ok()?;
+    Some(data["email"].as_str().unwrap_or("the requester's address").to_string())
 }
 
 fn author_of(message: &Message, agents: &HashMap<i64, &Agent>) -> String {
@@ -349,6 +360,7 @@ fn build_view(
             triage_reason: t.triage_reason.clone(),
             merged_into: d.merged_into.as_ref().map(|m| m.number),
             closed: t.status == TicketStatus::Closed,
+            sender_unverified: unverified_sender(&d.events),
         },
         requester_name: d.requester.name.clone().unwrap_or_default(),
         requester_email: d.requester.email.clone(),

@@ -139,7 +139,9 @@ pub async fn create_ticket(
     }
     let attachments = store_uploads(&state, parsed.files).await.portal()?;
     let email = checked.email.clone();
-    let outcome = state.db.run(move |conn| portal::open_web_ticket(conn, checked, attachments, &ip, &s)).await;
+    let signed_in = user.as_ref().map(|u| u.contact.id);
+    let outcome =
+        state.db.run(move |conn| portal::open_web_ticket(conn, checked, attachments, &ip, &s, signed_in)).await;
     match outcome {
         Ok(FormOutcome::Created { ticket, triage_reason }) => {
             tracing::info!(number = ticket.number, triage = ?triage_reason, "web ticket opened");
