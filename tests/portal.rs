@@ -1051,6 +1051,11 @@ fn emails_reach_the_customer_with_portal_links(db: &TestDb) {
         let report = rt.block_on(worker.run_until_idle()).unwrap();
         assert_eq!((report.sent, report.failed), (2, 0));
     }
+    // Once sent, the outbox no longer holds the link; other payloads stay.
+    let (_, _, payload) = outbox_of_kind(db, "magic_link").pop().unwrap();
+    assert_eq!(payload, tusk::domain::mail_queue::SENT_MAGIC_LINK_PAYLOAD);
+    let (_, _, ack) = outbox_of_kind(db, "acknowledgement").pop().unwrap();
+    assert!(ack.contains("\"ticket_number\""), "{ack}");
     let received = sink.received();
     assert_eq!(received.len(), 2);
     let bodies: Vec<String> = received

@@ -91,7 +91,13 @@ pub fn claim_due(
     Ok(rows)
 }
 
-/// Marks rows `worker` holds as sent.
+/// What a sent `magic_link` row's payload becomes: the link in it is a
+/// credential (the database keeps only its hash elsewhere), kept in clear
+/// only while the email waits to be sent.
+pub const SENT_MAGIC_LINK_PAYLOAD: &str = r#"{"link":"(sent; not kept)"}"#;
+
+/// Marks rows `worker` holds as sent, and drops the sign-in link from sent
+/// `magic_link` payloads.
 pub fn mark_sent(conn: &mut AnyConnection, worker: &str, ids: &[i64], at: NaiveDateTime) -> AppResult<usize> {
     if ids.is_empty() {
         return Ok(0);
@@ -109,6 +115,9 @@ pub fn mark_sent(conn: &mut AnyConnection, worker: &str, ids: &[i64], at: NaiveD
         mail_outbox::locked_until.eq(None::<NaiveDateTime>),
         mail_outbox::last_error.eq(None::<String>),
         mail_outbox::updated_at.eq(at),
+        mail_outbox::payload.eq(diesel::dsl::sql::<diesel::sql_types::Text>(&format!(
+            "CASE WHEN kind = 'magic_link' THEN '{SENT_MAGIC_LINK_PAYLOAD}' ELSE payload END"
+        ))),
     ))
     .execute(conn)?)
 }
