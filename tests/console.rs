@@ -487,6 +487,28 @@ fn merge_and_relink(db: &TestDb) {
         )
         .await;
         assert_eq!(res.status(), 422);
+        // A ticket of no institution is no exception: either way, the
+        // target's customers would read the other's thread.
+        let loner = tusk::domain::contacts::find_or_create(
+            &mut conn,
+            "someone@elsewhere.example",
+            None,
+            tusk::domain::Actor::System,
+        )
+        .unwrap();
+        assert_eq!(loner.institution_id, None);
+        let stray = fixtures::ticket(&mut conn, &loner, None, "Hello", "A stranger's question");
+        for (target, duplicate) in [(n, stray.number), (stray.number, n)] {
+            let res = test::call_service(
+                &app,
+                agent.post(&format!("/console/tickets/{target}/merge"), &format!("duplicate={duplicate}")),
+            )
+            .await;
+            assert_eq!(res.status(), 422, "#{duplicate} into #{target}");
+        }
+        let on_stray: i64 =
+            messages::table.filter(messages::ticket_id.eq(stray.id)).count().get_result(&mut *conn).unwrap();
+        assert_eq!(on_stray, 1, "nothing moved");
         let res = test::call_service(
             &app,
             agent.post(&format!("/console/tickets/{n}/merge"), &format!("duplicate={}", dup.number)),

@@ -13,8 +13,9 @@ use crate::db::schema::{messages, ticket_tags, tickets as tickets_t};
 use crate::db::{AnyConnection, SearchOp, TicketId, TicketStatus, now};
 use crate::error::{AppError, AppResult};
 
-/// Merges `duplicate` into `target`. Both must be unmerged and distinct;
-/// the duplicate's messages and tags join the target; the duplicate ends
+/// Merges `duplicate` into `target`. Both must be unmerged, distinct and of
+/// the same institution (or both of none); the duplicate's messages and tags
+/// join the target; the duplicate ends
 /// `closed` with `merged_into_id` set. Returns the updated target.
 pub fn merge_into(conn: &mut AnyConnection, duplicate: TicketId, target: TicketId, actor: Actor) -> AppResult<Ticket> {
     if duplicate == target {
@@ -30,10 +31,16 @@ pub fn merge_into(conn: &mut AnyConnection, duplicate: TicketId, target: TicketI
         if tgt.merged_into_id.is_some() {
             return Err(AppError::conflict(format!("ticket #{} was merged into another ticket", tgt.number)));
         }
-        if let (Some(a), Some(b)) = (dup.institution_id, tgt.institution_id)
-            && a != b
-        {
-            return Err(AppError::invalid("tickets of different institutions cannot be merged"));
+        // The target's customers (its institution's admins, or its
+        // requester when it has no institution) will read the whole thread:
+        // a ticket of no institution and one of an institution are as
+        // different as two institutions.
+        if dup.institution_id != tgt.institution_id {
+            return Err(AppError::invalid(format!(
+                "tickets #{} and #{} belong to different institutions (or one to none): link them to the same \
+                 institution first",
+                dup.number, tgt.number
+            )));
         }
         let moved = diesel::update(messages::table.filter(messages::ticket_id.eq(dup.id)))
             .set(messages::ticket_id.eq(tgt.id))
