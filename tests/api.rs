@@ -477,8 +477,15 @@ fn messages_contract(db: &TestDb) {
         assert_eq!(status, "open");
 
         // Refused: nothing written.
+        let gone = agents::create(&mut conn, "gone@tusk.example", "Gone", Role::Agent, "long password 2", Actor::System)
+            .unwrap()
+            .id;
+        agents::set_active(&mut conn, gone, false, Actor::System).unwrap();
         let before = snapshot(&mut conn);
         for (body, status, kind) in [
+            (json!({"kind": "note", "body_text": "ghost", "agent_id": 999_999}), 422, "invalid-input"),
+            (json!({"kind": "note", "body_text": "x", "agent_id": gone.0}), 403, "forbidden"),
+            (json!({"kind": "reply", "body_text": "x", "agent_id": gone.0}), 403, "forbidden"),
             (json!({"kind": "reply", "body_text": "no agent"}), 422, "invalid-input"),
             (json!({"kind": "reply", "body_text": "ghost", "agent_id": 999_999}), 422, "invalid-input"),
             (json!({"kind": "reply", "body_text": "   ", "agent_id": agent.0}), 422, "invalid-input"),

@@ -120,6 +120,9 @@ pub fn post_message(
                 Some(a) => {
                     let row = super::agents::get(conn, *a)
                         .map_err(|_| AppError::invalid(format!("agent {a} does not exist")))?;
+                    if !row.active {
+                        return Err(AppError::forbidden("an inactive agent cannot write notes"));
+                    }
                     Author::Agent(row.id)
                 }
                 None => Author::System,

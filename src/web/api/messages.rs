@@ -119,10 +119,10 @@ pub struct CreateMessageBody {
         (status = 201, description = "The message added", body = MessageOut),
         (status = 401, description = "No valid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "The token lacks tickets:write, or the agent is inactive", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "No such ticket or agent", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such ticket", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "The ticket is closed", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid body", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid body, or an agent that does not exist", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["tickets:write"]))
 )]
