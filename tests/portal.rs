@@ -427,15 +427,17 @@ fn support_form_opens_a_web_ticket(db: &TestDb) {
         }
         // A sender of no known institution: flagged too.
         let csrf = public_csrf(&app, "/support/new").await;
-        let body = multipart(&form_fields(&csrf, "someone@elsewhere.example", "", "normal"), &[]);
+        let body =
+            multipart(&form_fields(&csrf, "someone@elsewhere.example", "mastodon.elsewhere.example", "normal"), &[]);
         let res = test::call_service(&app, post_multipart("/support/new", Some(&csrf), None, body).to_request()).await;
         assert_eq!(res.status(), 200);
-        let (triage, institution): (bool, Option<tusk::db::InstitutionId>) = tickets::table
+        let (triage, reason, institution): (bool, Option<String>, Option<tusk::db::InstitutionId>) = tickets::table
             .order(tickets::id.desc())
-            .select((tickets::needs_triage, tickets::institution_id))
+            .select((tickets::needs_triage, tickets::triage_reason, tickets::institution_id))
             .first(&mut *conn)
             .unwrap();
         assert!(triage);
+        assert!(reason.unwrap().contains("`mastodon.elsewhere.example`"), "the typed instance is kept for triage");
         assert_eq!(institution, None);
         assert_eq!(outbox_of_kind(db, "acknowledgement").len(), 4, "one acknowledgement per web ticket");
 
@@ -958,7 +960,40 @@ fn reply_solve_and_download(db: &TestDb) {
         assert_eq!(status, "open");
         let count: i64 = messages::table.filter(messages::ticket_id.eq(id)).count().get_result(&mut *conn).unwrap();
         assert_eq!(count, 3);
+        // A closed ticket takes no reply: 409, and its files are not even
+        // stored.
+        diesel::update(tickets::table.find(id)).set(tickets::status.eq("closed")).execute(&mut *conn).unwrap();
+        let blobs = files_under(&db.dir.path().join("blobs"));
+        let body = multipart(
+            &[("_csrf", lyon.csrf.as_str()), ("body", "Still there?")],
+            &[("attachments", "late.txt", "text/plain", &b"a file never kept"[..])],
+        );
+        let res = test::call_service(
+            &app,
+            post_multipart(&format!("/support/tickets/{n}/reply"), None, Some(&lyon.session), body).to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), 409);
+        assert!(body_text(res).await.contains("closed"));
+        assert_eq!(files_under(&db.dir.path().join("blobs")), blobs);
+        let count: i64 = messages::table.filter(messages::ticket_id.eq(id)).count().get_result(&mut *conn).unwrap();
+        assert_eq!(count, 3);
     });
+}
+
+/// Every file below `dir`, recursively.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found.sort();
+    found
 }
 
 fn csrf_is_checked_on_every_portal_form(db: &TestDb) {

@@ -333,7 +333,13 @@ pub fn open_web_ticket(
             None => Vec::new(),
         };
         let (instance, triage_reason) = match (&form.instance, institution) {
-            (_, None) => (None, Some("web form: the sender's address belongs to no known institution".to_string())),
+            (None, None) => (None, Some("web form: the sender's address belongs to no known institution".to_string())),
+            (Some(typed), None) => (
+                None,
+                Some(format!(
+                    "web form: the sender's address belongs to no known institution; instance named: `{typed}`"
+                )),
+            ),
             (Some(typed), Some(_)) => match known.iter().find(|i| &i.domain == typed) {
                 Some(i) => (Some(i.id), None),
                 None => (None, Some(format!("web form: unknown instance `{typed}` for the sender's institution"))),
@@ -664,6 +670,17 @@ pub fn attachment(conn: &mut AnyConnection, contact: &Contact, id: i64) -> AppRe
         return Err(gone());
     }
     Ok(attachment)
+}
+
+/// Whether the contact may reply to the ticket now: it is visible to them
+/// and not closed. Checked before a reply's files are stored; [`reply`]
+/// checks again in its transaction.
+pub fn check_can_reply(conn: &mut AnyConnection, contact: &Contact, number: i64) -> AppResult<()> {
+    let ticket = visible_ticket(conn, contact, number)?;
+    if ticket.status == TicketStatus::Closed {
+        return Err(AppError::conflict(format!("ticket #{} is closed", ticket.number)));
+    }
+    Ok(())
 }
 
 /// Adds the contact's reply to a visible ticket (reopening it when it was

@@ -225,9 +225,9 @@ pub async fn create_reply(
     if body.trim().is_empty() && parsed.files.is_empty() {
         return Err(PageError::portal(AppError::invalid("the reply is empty")));
     }
-    // Refuse before storing anything when the ticket is not visible.
+    // Refuse before storing anything when the ticket is not visible or closed.
     let contact = user.contact.clone();
-    state.db.run(move |conn| portal::thread(conn, &contact, number).map(|_| ())).await.portal()?;
+    state.db.run(move |conn| portal::check_can_reply(conn, &contact, number)).await.portal()?;
     let attachments = store_uploads(&state, parsed.files).await.portal()?;
     let contact = user.contact.clone();
     let sla = state.sla.clone();
