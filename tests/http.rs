@@ -60,5 +60,30 @@ fn problems_are_json(db: &TestDb) {
         let problem: Problem = test::read_body_json(res).await;
         assert_eq!(problem.kind, "urn:tusk:problem:not-found");
         assert_eq!(problem.status, 404);
+        let res = test::call_service(&app, test::TestRequest::get().uri("/api/v1/no-such-thing").to_request()).await;
+        assert_eq!(
+            (res.status().as_u16(), res.headers().get("content-type").unwrap().to_str().unwrap()),
+            (404, "application/problem+json")
+        );
+        // People's pages answer as pages: an unknown path, and a form the
+        // router refuses before any handler runs (wrong content type).
+        for (req, status, home) in [
+            (test::TestRequest::get().uri("/support/no-such-page"), 404, "/support"),
+            (test::TestRequest::get().uri("/console/no/such/page"), 404, "/console"),
+            (
+                test::TestRequest::post()
+                    .uri("/support/login")
+                    .insert_header(("content-type", "text/plain"))
+                    .set_payload("email=a@b.example"),
+                422,
+                "/support",
+            ),
+        ] {
+            let res = test::call_service(&app, req.to_request()).await;
+            assert_eq!(res.status().as_u16(), status);
+            assert_eq!(res.headers().get("content-type").unwrap(), "text/html; charset=utf-8");
+            let page = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
+            assert!(page.contains(&format!("<a href=\"{home}\">Back</a>")), "{page}");
+        }
     });
 }

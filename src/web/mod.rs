@@ -17,7 +17,7 @@ use std::time::Instant;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Compress, DefaultHeaders};
-use actix_web::{App, HttpResponse, web};
+use actix_web::{App, HttpRequest, HttpResponse, web};
 
 use crate::config::Config;
 use crate::db::Db;
@@ -150,8 +150,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/reports/sla", web::get().to(api::reports::show_sla_report));
 }
 
-async fn not_found() -> Result<HttpResponse, AppError> {
-    Err(AppError::not_found("no such page"))
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
+    Err(error_for(&req, AppError::not_found("no such page")))
+}
+
+/// An error answered the way the area of the request's path answers: an
+/// HTML page under `/support` and `/console` (people read those), problem
+/// JSON elsewhere (the API).
+fn error_for(req: &HttpRequest, error: AppError) -> actix_web::Error {
+    let path = req.path();
+    let under = |area: &str| path == area || path.starts_with(&format!("{area}/"));
+    if under("/support") {
+        session::PageError::portal(error).into()
+    } else if under("/console") {
+        session::PageError::console(error).into()
+    } else {
+        error.into()
+    }
 }
 
 /// Builds the application exactly as `tusk serve` runs it; integration tests
@@ -172,9 +187,13 @@ pub fn build_app(
     App::new()
         .app_data(web::Data::new(state))
         .app_data(web::JsonConfig::default().limit(max_body).error_handler(|err, _| errors::from_actix(&err).into()))
-        .app_data(web::FormConfig::default().limit(max_body).error_handler(|err, _| errors::from_actix(&err).into()))
-        .app_data(web::PathConfig::default().error_handler(|err, _| errors::from_actix(&err).into()))
-        .app_data(web::QueryConfig::default().error_handler(|err, _| errors::from_actix(&err).into()))
+        .app_data(
+            web::FormConfig::default()
+                .limit(max_body)
+                .error_handler(|err, req| error_for(req, errors::from_actix(&err))),
+        )
+        .app_data(web::PathConfig::default().error_handler(|err, req| error_for(req, errors::from_actix(&err))))
+        .app_data(web::QueryConfig::default().error_handler(|err, req| error_for(req, errors::from_actix(&err))))
         .configure(configure)
         .default_service(web::to(not_found))
         .wrap(Compress::default())
