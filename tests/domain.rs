@@ -26,6 +26,7 @@ on_both_backends!(
     agents_authenticate,
     ids_are_64_bit,
     dates_round_trip,
+    simultaneous_upserts_of_one_new_record_all_succeed,
 );
 
 fn setup_institution(
@@ -462,4 +463,57 @@ fn a_connection_closed_by_the_server_is_replaced() {
     // ...and none after it does.
     assert_ne!(next, first);
     assert_eq!(backend_pid().unwrap(), next);
+}
+
+/// The provisioning system may send the same `PUT` twice at once (a retry
+/// racing the original): every call succeeds, one of them creates the row.
+/// On PostgreSQL both find no row and both insert; the loser runs again and
+/// finds the winner's (`write_transaction_retrying_unique`).
+fn simultaneous_upserts_of_one_new_record_all_succeed(db: &TestDb) {
+    use std::sync::Barrier;
+    use tusk::domain::api_ops;
+    const CALLERS: usize = 6;
+    for round in 0..3 {
+        let slug = format!("race-{round}");
+        let domain = format!("social.race-{round}.example");
+        let barrier = Barrier::new(CALLERS);
+        let results: Vec<(tusk::AppResult<Upserted>, tusk::AppResult<Upserted>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..CALLERS)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut conn = db.conn();
+                        let institution = InstitutionInput {
+                            slug: slug.clone(),
+                            name: "Race University".into(),
+                            default_plan: Some("managed".into()),
+                            status: None,
+                            domains: Some(vec![format!("race-{round}.example")]),
+                        };
+                        barrier.wait();
+                        let a = api_ops::upsert_institution(&mut conn, &plans(), &institution, Actor::System)
+                            .map(|(_, _, outcome)| outcome);
+                        let instance = InstanceInput {
+                            domain: domain.clone(),
+                            institution_slug: slug.clone(),
+                            ..Default::default()
+                        };
+                        // Every thread reaches the second barrier, whatever
+                        // its first call gave.
+                        barrier.wait();
+                        let b = api_ops::upsert_instance(&mut conn, &plans(), &instance, Actor::System)
+                            .map(|(_, _, outcome)| outcome);
+                        (a, b)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let outcomes: Vec<(Upserted, Upserted)> =
+            results.into_iter().map(|(a, b)| (a.expect("institution upsert"), b.expect("instance upsert"))).collect();
+        let created = |pick: fn(&(Upserted, Upserted)) -> Upserted| {
+            outcomes.iter().filter(|o| pick(o) == Upserted::Created).count()
+        };
+        assert_eq!(created(|o| o.0), 1, "round {round}: {outcomes:?}");
+        assert_eq!(created(|o| o.1), 1, "round {round}: {outcomes:?}");
+    }
 }

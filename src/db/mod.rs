@@ -437,6 +437,34 @@ where
     result
 }
 
+/// [`write_transaction`], run once more in a new transaction when the first
+/// failed on a unique key. That is a lost race between two "find, else
+/// insert" writers (two `PUT`s of one new slug at once): PostgreSQL's read
+/// committed let both find nothing, and the second run finds the first's
+/// row. A unique violation the second run meets too is returned. Only for a
+/// call made outside any transaction (a failed statement aborts an enclosing
+/// one on PostgreSQL).
+pub fn write_transaction_retrying_unique<T, F>(conn: &mut AnyConnection, f: F) -> crate::AppResult<T>
+where
+    F: Fn(&mut AnyConnection) -> crate::AppResult<T>,
+{
+    match write_transaction(conn, &f) {
+        Err(e) if is_unique_violation(&e) => {
+            tracing::debug!(error = ?e, "lost a race on a unique key; running the transaction again");
+            write_transaction(conn, &f)
+        }
+        other => other,
+    }
+}
+
+fn is_unique_violation(e: &crate::AppError) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    matches!(
+        e.cause().and_then(|c| c.downcast_ref::<Error>()),
+        Some(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
+    )
+}
+
 /// Write transactions committed by this process (savepoints included).
 static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 

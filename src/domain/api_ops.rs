@@ -187,13 +187,15 @@ pub fn institution_record(conn: &mut AnyConnection, slug: &str) -> AppResult<(In
 }
 
 /// Creates or updates an institution; returns it with its email domains.
+/// Two callers creating the same new institution at once both succeed (see
+/// [`crate::db::write_transaction_retrying_unique`]).
 pub fn upsert_institution(
     conn: &mut AnyConnection,
     plans: &Plans,
     input: &institutions::InstitutionInput,
     actor: Actor,
 ) -> AppResult<(Institution, Vec<String>, super::Upserted)> {
-    crate::db::write_transaction(conn, |conn| {
+    crate::db::write_transaction_retrying_unique(conn, |conn| {
         let (institution, outcome) = institutions::upsert(conn, plans, input, actor)?;
         let domains = institutions::domains_of(conn, institution.id)?;
         Ok((institution, domains, outcome))
@@ -209,13 +211,15 @@ pub fn instance_record(conn: &mut AnyConnection, domain: &str) -> AppResult<(Ins
 }
 
 /// Creates or updates an instance; returns it with its institution's slug.
+/// Two callers creating the same new instance at once both succeed (see
+/// [`crate::db::write_transaction_retrying_unique`]).
 pub fn upsert_instance(
     conn: &mut AnyConnection,
     plans: &Plans,
     input: &instances::InstanceInput,
     actor: Actor,
 ) -> AppResult<(Instance, String, super::Upserted)> {
-    crate::db::write_transaction(conn, |conn| {
+    crate::db::write_transaction_retrying_unique(conn, |conn| {
         let (instance, outcome) = instances::upsert(conn, plans, input, actor)?;
         let slug = institutions::get(conn, instance.institution_id)?.slug;
         Ok((instance, slug, outcome))
