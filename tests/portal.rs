@@ -832,6 +832,26 @@ fn other_institutions_are_not_found(db: &TestDb) {
         assert!(!page.contains("Invoice question"));
         let res = test::call_service(&app, lyon.get(&format!("/support/tickets/{}", colleague_ticket.number))).await;
         assert_eq!(res.status(), 200);
+        assert!(!body_text(res).await.contains("sender-unverified"));
+        // Had the colleague's ticket come from a signed-out web form, the
+        // admin is told nothing proves who sent it; the requester is not.
+        tusk::domain::events::EventRecord::ticket(colleague_ticket.id, tusk::domain::portal::UNVERIFIED_SENDER)
+            .data(serde_json::json!({ "email": "colleague@univ-lyon.example", "signed_in_as_another": false }))
+            .write(&mut db.conn(), Actor::System, tusk::db::now())
+            .unwrap();
+        let page = body_text(
+            test::call_service(&app, lyon.get(&format!("/support/tickets/{}", colleague_ticket.number))).await,
+        )
+        .await;
+        assert!(page.contains("id=\"sender-unverified\""), "{page}");
+        assert!(page.contains("nothing proves that it comes from colleague@univ-lyon.example"), "{page}");
+        let colleague = sign_in(&app, db, "colleague@univ-lyon.example").await;
+        let page = body_text(
+            test::call_service(&app, colleague.get(&format!("/support/tickets/{}", colleague_ticket.number))).await,
+        )
+        .await;
+        assert!(page.contains("Colleague&#x27;s ticket") || page.contains("Colleague's ticket"), "{page}");
+        assert!(!page.contains("sender-unverified"), "not to the requester");
         for path in [format!("/support/tickets/{oslo_n}"), format!("/support/attachments/{oslo_attachment}")] {
             let res = test::call_service(&app, lyon.get(&path)).await;
             assert_eq!(res.status(), 404, "admin: {path}");

@@ -627,6 +627,9 @@ pub struct PortalThread {
     pub attachments: Vec<Attachment>,
     /// Display names of the agents who replied, by agent id.
     pub agent_names: HashMap<i64, String>,
+    /// Sent from the web form by someone not signed in as the requester
+    /// (see [`open_web_ticket`]).
+    pub sender_unverified: bool,
 }
 
 /// The thread of ticket `number`, if the contact may see it.
@@ -647,7 +650,17 @@ pub fn thread(conn: &mut AnyConnection, contact: &Contact, number: i64) -> AppRe
         Some(id) => Some(instances::get(conn, id)?.domain),
         None => None,
     };
-    Ok(PortalThread { ticket, requester, instance_domain, messages, attachments, agent_names })
+    let sender_unverified = {
+        use crate::db::schema::events;
+        let found: Option<i64> = events::table
+            .filter(events::ticket_id.eq(ticket.id))
+            .filter(events::action.eq(UNVERIFIED_SENDER))
+            .select(events::id)
+            .first(conn)
+            .optional()?;
+        found.is_some()
+    };
+    Ok(PortalThread { ticket, requester, instance_domain, messages, attachments, agent_names, sender_unverified })
 }
 
 /// An attachment the contact may download: on a visible ticket, and not on

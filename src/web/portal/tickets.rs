@@ -121,6 +121,9 @@ struct TicketPage {
     category: Option<String>,
     instance: Option<String>,
     requester: String,
+    /// The requester's address, when someone not signed in as them sent the
+    /// ticket from the web form and the reader is not them.
+    unverified_requester: Option<String>,
     created: String,
     entries: Vec<EntryView>,
     can_reply: bool,
@@ -198,6 +201,9 @@ pub async fn show_ticket(
         category: t.ticket.category.clone(),
         instance: t.instance_domain.clone(),
         requester: t.requester.name.clone().unwrap_or_else(|| t.requester.email.clone()),
+        // Told to the institution's admins reading a colleague's ticket.
+        unverified_requester: (t.sender_unverified && t.requester.id != user.contact.id)
+            .then(|| t.requester.email.clone()),
         created: local_time(&state, t.ticket.created_at),
         entries,
         can_reply: status != TicketStatus::Closed,
