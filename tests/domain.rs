@@ -27,6 +27,7 @@ on_both_backends!(
     ids_are_64_bit,
     dates_round_trip,
     simultaneous_upserts_of_one_new_record_all_succeed,
+    contacts_follow_their_domain_to_another_institution,
 );
 
 fn setup_institution(
@@ -516,4 +517,62 @@ fn simultaneous_upserts_of_one_new_record_all_succeed(db: &TestDb) {
         assert_eq!(created(|o| o.0), 1, "round {round}: {outcomes:?}");
         assert_eq!(created(|o| o.1), 1, "round {round}: {outcomes:?}");
     }
+}
+
+/// The provisioning system moves an email domain from one institution to
+/// another: the people under it (subdomains too) move with it, and an admin
+/// of the old institution is no admin of the new one. Nobody else moves.
+fn contacts_follow_their_domain_to_another_institution(db: &TestDb) {
+    let mut conn = db.conn();
+    let (lyon, _) = setup_institution(&mut conn);
+    let put = |conn: &mut tusk::db::AnyConnection, slug: &str, domains: &[&str]| {
+        institutions::upsert(
+            conn,
+            &plans(),
+            &InstitutionInput {
+                slug: slug.into(),
+                name: slug.into(),
+                default_plan: None,
+                status: None,
+                domains: Some(domains.iter().map(|d| d.to_string()).collect()),
+            },
+            Actor::System,
+        )
+        .unwrap()
+        .0
+    };
+    let admin = contacts::find_or_create(&mut conn, "boss@univ-lyon.example", None, Actor::System).unwrap();
+    contacts::set_institution_admin(&mut conn, admin.id, true, Actor::System).unwrap();
+    let sub = contacts::find_or_create(&mut conn, "ada@cs.univ-lyon.example", None, Actor::System).unwrap();
+    let lookalike = contacts::find_or_create(&mut conn, "eve@notuniv-lyon.example", None, Actor::System).unwrap();
+    let stranger = contacts::find_or_create(&mut conn, "carl@elsewhere.example", None, Actor::System).unwrap();
+    assert_eq!((admin.institution_id, sub.institution_id), (Some(lyon.id), Some(lyon.id)));
+    assert_eq!((lookalike.institution_id, stranger.institution_id), (None, None));
+    let institution_of = |conn: &mut tusk::db::AnyConnection, id| {
+        let c = contacts::get(conn, id).unwrap();
+        (c.institution_id, c.is_institution_admin)
+    };
+
+    // Lyon lets the domain go: its people belong to no institution now.
+    put(&mut conn, "uni-lyon", &["lyon-other.example"]);
+    assert_eq!(institution_of(&mut conn, admin.id), (None, false), "no admin of anything");
+    assert_eq!(institution_of(&mut conn, sub.id), (None, false));
+    // The new owner takes it: they join it, as plain contacts.
+    let new_owner = put(&mut conn, "lyon-merged", &["univ-lyon.example"]);
+    assert_eq!(institution_of(&mut conn, admin.id), (Some(new_owner.id), false));
+    assert_eq!(institution_of(&mut conn, sub.id), (Some(new_owner.id), false));
+    // A more specific domain of a third institution takes the subdomain.
+    let cs = put(&mut conn, "lyon-cs", &["cs.univ-lyon.example"]);
+    assert_eq!(institution_of(&mut conn, sub.id), (Some(cs.id), false));
+    assert_eq!(institution_of(&mut conn, admin.id), (Some(new_owner.id), false));
+    // Nobody else moved.
+    assert_eq!(institution_of(&mut conn, lookalike.id), (None, false));
+    assert_eq!(institution_of(&mut conn, stranger.id), (None, false));
+    let moves: i64 = events::table
+        .filter(events::action.eq("contact.updated"))
+        .filter(events::field.eq("institution_id"))
+        .count()
+        .get_result(&mut *conn)
+        .unwrap();
+    assert_eq!(moves, 5, "one event per contact that moved");
 }

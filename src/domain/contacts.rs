@@ -57,6 +57,53 @@ pub fn find_or_create(conn: &mut AnyConnection, email: &str, name: Option<&str>,
     })
 }
 
+/// After institutions' email domains changed: every contact whose address is
+/// under one of `changed` (the domain or a subdomain of it) gets the
+/// institution that now owns its address, or none. A contact that changes
+/// institution loses its admin flag (it was an admin of the other one) and
+/// gets a `contact.updated` event. Returns how many contacts moved.
+pub fn follow_domains(
+    conn: &mut AnyConnection,
+    changed: &[String],
+    actor: Actor,
+    at: chrono::NaiveDateTime,
+) -> AppResult<usize> {
+    if changed.is_empty() {
+        return Ok(0);
+    }
+    let under = |domain: &str| changed.iter().any(|d| domain == d || domain.ends_with(&format!(".{d}")));
+    // Domains hold no LIKE wildcards (see validate::normalize_domain); the
+    // exact rule is checked again below.
+    let mut candidates = contacts::table.into_boxed();
+    for d in changed {
+        candidates = candidates
+            .or_filter(contacts::email.like(format!("%@{d}")))
+            .or_filter(contacts::email.like(format!("%.{d}")));
+    }
+    let found: Vec<Contact> = candidates.select(Contact::as_select()).load(conn)?;
+    let mut moved = 0;
+    for contact in found {
+        let Some(domain) = email_domain(&contact.email).filter(|d| under(d)) else { continue };
+        let owner = institutions::by_email_domain(conn, domain)?;
+        if owner == contact.institution_id {
+            continue;
+        }
+        diesel::update(contacts::table.find(contact.id))
+            .set((
+                contacts::institution_id.eq(owner),
+                contacts::is_institution_admin.eq(false),
+                contacts::updated_at.eq(at),
+            ))
+            .execute(conn)?;
+        EventRecord::about("contact", contact.id.0, "contact.updated")
+            .change("institution_id", contact.institution_id.map(|i| i.0.to_string()), owner.map(|i| i.0.to_string()))
+            .data(serde_json::json!({ "reason": "email domains changed", "was_admin": contact.is_institution_admin }))
+            .write(conn, actor, at)?;
+        moved += 1;
+    }
+    Ok(moved)
+}
+
 pub fn by_email(conn: &mut AnyConnection, email: &str) -> AppResult<Option<Contact>> {
     Ok(crate::on_backend!(conn, |c| contacts::table
         .filter(contacts::email.eq(email.trim().to_lowercase()))

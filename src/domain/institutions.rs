@@ -166,6 +166,15 @@ fn replace_domains(
     EventRecord::about("institution", institution.id.0, "institution.updated")
         .change("domains", Some(current.join(" ")), Some(wanted.join(" ")))
         .write(conn, actor, at)?;
+    // Contacts belong to the institution that owns their address's domain:
+    // those under a domain that came or went follow it.
+    let changed: Vec<String> = current
+        .iter()
+        .filter(|d| !wanted.contains(d))
+        .chain(wanted.iter().filter(|d| !current.contains(d)))
+        .cloned()
+        .collect();
+    super::contacts::follow_domains(conn, &changed, actor, at)?;
     Ok(true)
 }
 
