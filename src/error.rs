@@ -18,6 +18,10 @@ pub enum ErrorKind {
     Invalid,
     /// The input is too large.
     TooLarge,
+    /// The body is not of a type the endpoint reads (not JSON).
+    UnsupportedMediaType,
+    /// The path exists, but not with this method.
+    MethodNotAllowed,
     /// Too many requests.
     RateLimited,
     /// A dependency (database, SMTP, search) is down; retry later.

@@ -65,6 +65,11 @@ fn problems_are_json(db: &TestDb) {
             (res.status().as_u16(), res.headers().get("content-type").unwrap().to_str().unwrap()),
             (404, "application/problem+json")
         );
+        // A page asked with a method it does not take.
+        let res = test::call_service(&app, test::TestRequest::put().uri("/support/new").to_request()).await;
+        assert_eq!(res.status(), 405);
+        assert_eq!(res.headers().get("allow").unwrap(), "GET, POST");
+        assert_eq!(res.headers().get("content-type").unwrap(), "text/html; charset=utf-8");
         // People's pages answer as pages: an unknown path, and a form the
         // router refuses before any handler runs (wrong content type).
         for (req, status, home) in [

@@ -78,76 +78,93 @@ impl AppState {
     }
 }
 
-/// The one route table: every URL Tusk serves, with its guards.
+/// Registers one resource: its methods' handlers, and a 405 for the others.
+macro_rules! route {
+    ($cfg:expr, $path:expr, $($method:ident => $handler:expr),+ $(,)?) => {
+        $cfg.service(
+            web::resource($path)
+                $(.route(web::$method().to($handler)))+
+                .default_service(web::to(|req: HttpRequest| async move {
+                    method_not_allowed(&req, &[$(stringify!($method)),+])
+                })),
+        );
+    };
+}
+
+/// The one route table: every URL Tusk serves, with its guards. A known
+/// path asked with another method answers 405 with `Allow`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     use console::{admin, auth, queues, records, search, tickets};
-    cfg.route("/healthz", web::get().to(health::show_health))
-        .route("/metrics", web::get().to(health::show_metrics))
-        .route("/inbound/email", web::post().to(inbound::create_inbound_email))
-        .route("/static/tusk.css", web::get().to(assets::show_css))
-        .route("/static/console.js", web::get().to(assets::show_console_js))
-        // Console (agents; every handler takes an AgentUser and checks roles/CSRF).
-        .route("/console/login", web::get().to(auth::show_login))
-        .route("/console/login", web::post().to(auth::create_session))
-        .route("/console/logout", web::post().to(auth::delete_session))
-        .route("/console", web::get().to(queues::show_home))
-        .route("/console/", web::get().to(queues::show_home))
-        .route("/console/tickets", web::get().to(queues::list_tickets))
-        .route("/console/tickets/{number}", web::get().to(tickets::show_ticket))
-        .route("/console/tickets/{number}", web::post().to(tickets::update_ticket))
-        .route("/console/tickets/{number}/reply", web::post().to(tickets::create_reply))
-        .route("/console/tickets/{number}/notes", web::post().to(tickets::create_note))
-        .route("/console/tickets/{number}/merge", web::post().to(tickets::merge_ticket))
-        .route("/console/attachments/{id}", web::get().to(tickets::show_attachment))
-        .route("/console/institutions", web::get().to(records::list_institutions))
-        .route("/console/institutions/{slug}", web::get().to(records::show_institution))
-        .route("/console/institutions/{slug}", web::post().to(records::update_institution))
-        .route("/console/instances/{domain}", web::get().to(records::show_instance))
-        .route("/console/instances/{domain}", web::post().to(records::update_instance))
-        .route("/console/contacts", web::get().to(records::list_contacts))
-        .route("/console/search", web::get().to(search::show_search))
-        .route("/console/reports/sla", web::get().to(console::reports::show_sla_report))
-        // Console, admins only.
-        .route("/console/admin/agents", web::get().to(admin::list_agents))
-        .route("/console/admin/agents", web::post().to(admin::create_agent))
-        .route("/console/admin/agents/{id}/active", web::post().to(admin::update_agent_active))
-        .route("/console/admin/quarantine", web::get().to(admin::list_quarantine))
-        .route("/console/admin/quarantine/{id}", web::get().to(admin::show_quarantined))
-        .route("/console/admin/quarantine/{id}/raw", web::get().to(admin::show_quarantined_raw))
-        .route("/console/admin/quarantine/{id}/retry", web::post().to(admin::retry_quarantined))
-        .route("/console/admin/quarantine/{id}/discard", web::post().to(admin::discard_quarantined))
-        // Portal (customers; pages take a ContactUser, forms check CSRF, every
-        // ticket/attachment lookup answers 404 outside the contact's view).
-        .route("/support", web::get().to(portal::tickets::list_tickets))
-        .route("/support/", web::get().to(portal::tickets::list_tickets))
-        .route("/support/new", web::get().to(portal::form::show_form))
-        .route("/support/new", web::post().to(portal::form::create_ticket))
-        .route("/support/login", web::get().to(portal::auth::show_login))
-        .route("/support/login", web::post().to(portal::auth::create_link))
-        .route("/support/login/{token}", web::get().to(portal::auth::show_link))
-        .route("/support/login/{token}", web::post().to(portal::auth::create_session))
-        .route("/support/logout", web::post().to(portal::auth::delete_session))
-        .route("/support/tickets/{number}", web::get().to(portal::tickets::show_ticket))
-        .route("/support/tickets/{number}/reply", web::post().to(portal::tickets::create_reply))
-        .route("/support/tickets/{number}/solve", web::post().to(portal::tickets::solve_ticket))
-        .route("/support/attachments/{id}", web::get().to(portal::tickets::show_attachment))
-        // JSON API v1 (every handler takes an ApiCaller and checks its scope).
-        .route("/api/v1/openapi.json", web::get().to(api::openapi::show_openapi))
-        .route("/api/v1/tickets", web::get().to(api::tickets::list_tickets))
-        .route("/api/v1/tickets", web::post().to(api::tickets::create_ticket))
-        .route("/api/v1/tickets/{number}", web::get().to(api::tickets::show_ticket))
-        .route("/api/v1/tickets/{number}", web::patch().to(api::tickets::update_ticket))
-        .route("/api/v1/tickets/{number}/messages", web::get().to(api::messages::list_messages))
-        .route("/api/v1/tickets/{number}/messages", web::post().to(api::messages::create_message))
-        .route("/api/v1/tickets/{number}/sla", web::get().to(api::sla::show_ticket_sla))
-        .route("/api/v1/institutions/{slug}", web::get().to(api::institutions::show_institution))
-        .route("/api/v1/institutions/{slug}", web::put().to(api::institutions::upsert_institution))
-        .route("/api/v1/institutions/{slug}", web::delete().to(api::institutions::delete_institution))
-        .route("/api/v1/instances/{domain}", web::get().to(api::instances::show_instance))
-        .route("/api/v1/instances/{domain}", web::put().to(api::instances::upsert_instance))
-        .route("/api/v1/instances/{domain}", web::delete().to(api::instances::delete_instance))
-        .route("/api/v1/search", web::get().to(api::search::search_tickets))
-        .route("/api/v1/reports/sla", web::get().to(api::reports::show_sla_report));
+    route!(cfg, "/healthz", get => health::show_health);
+    route!(cfg, "/metrics", get => health::show_metrics);
+    route!(cfg, "/inbound/email", post => inbound::create_inbound_email);
+    route!(cfg, "/static/tusk.css", get => assets::show_css);
+    route!(cfg, "/static/console.js", get => assets::show_console_js);
+    // Console (agents; every handler takes an AgentUser and checks roles/CSRF).
+    route!(cfg, "/console/login", get => auth::show_login, post => auth::create_session);
+    route!(cfg, "/console/logout", post => auth::delete_session);
+    route!(cfg, "/console", get => queues::show_home);
+    route!(cfg, "/console/", get => queues::show_home);
+    route!(cfg, "/console/tickets", get => queues::list_tickets);
+    route!(cfg, "/console/tickets/{number}", get => tickets::show_ticket, post => tickets::update_ticket);
+    route!(cfg, "/console/tickets/{number}/reply", post => tickets::create_reply);
+    route!(cfg, "/console/tickets/{number}/notes", post => tickets::create_note);
+    route!(cfg, "/console/tickets/{number}/merge", post => tickets::merge_ticket);
+    route!(cfg, "/console/attachments/{id}", get => tickets::show_attachment);
+    route!(cfg, "/console/institutions", get => records::list_institutions);
+    route!(cfg, "/console/institutions/{slug}", get => records::show_institution, post => records::update_institution);
+    route!(cfg, "/console/instances/{domain}", get => records::show_instance, post => records::update_instance);
+    route!(cfg, "/console/contacts", get => records::list_contacts);
+    route!(cfg, "/console/search", get => search::show_search);
+    route!(cfg, "/console/reports/sla", get => console::reports::show_sla_report);
+    // Console, admins only.
+    route!(cfg, "/console/admin/agents", get => admin::list_agents, post => admin::create_agent);
+    route!(cfg, "/console/admin/agents/{id}/active", post => admin::update_agent_active);
+    route!(cfg, "/console/admin/quarantine", get => admin::list_quarantine);
+    route!(cfg, "/console/admin/quarantine/{id}", get => admin::show_quarantined);
+    route!(cfg, "/console/admin/quarantine/{id}/raw", get => admin::show_quarantined_raw);
+    route!(cfg, "/console/admin/quarantine/{id}/retry", post => admin::retry_quarantined);
+    route!(cfg, "/console/admin/quarantine/{id}/discard", post => admin::discard_quarantined);
+    // Portal (customers; pages take a ContactUser, forms check CSRF, every
+    // ticket/attachment lookup answers 404 outside the contact's view).
+    route!(cfg, "/support", get => portal::tickets::list_tickets);
+    route!(cfg, "/support/", get => portal::tickets::list_tickets);
+    route!(cfg, "/support/new", get => portal::form::show_form, post => portal::form::create_ticket);
+    route!(cfg, "/support/login", get => portal::auth::show_login, post => portal::auth::create_link);
+    route!(cfg, "/support/login/{token}", get => portal::auth::show_link, post => portal::auth::create_session);
+    route!(cfg, "/support/logout", post => portal::auth::delete_session);
+    route!(cfg, "/support/tickets/{number}", get => portal::tickets::show_ticket);
+    route!(cfg, "/support/tickets/{number}/reply", post => portal::tickets::create_reply);
+    route!(cfg, "/support/tickets/{number}/solve", post => portal::tickets::solve_ticket);
+    route!(cfg, "/support/attachments/{id}", get => portal::tickets::show_attachment);
+    // JSON API v1 (every handler takes an ApiCaller and checks its scope).
+    route!(cfg, "/api/v1/openapi.json", get => api::openapi::show_openapi);
+    route!(cfg, "/api/v1/tickets", get => api::tickets::list_tickets, post => api::tickets::create_ticket);
+    route!(cfg, "/api/v1/tickets/{number}", get => api::tickets::show_ticket, patch => api::tickets::update_ticket);
+    route!(cfg, "/api/v1/tickets/{number}/messages",
+        get => api::messages::list_messages, post => api::messages::create_message);
+    route!(cfg, "/api/v1/tickets/{number}/sla", get => api::sla::show_ticket_sla);
+    route!(cfg, "/api/v1/institutions/{slug}", get => api::institutions::show_institution,
+        put => api::institutions::upsert_institution, delete => api::institutions::delete_institution);
+    route!(cfg, "/api/v1/instances/{domain}", get => api::instances::show_instance,
+        put => api::instances::upsert_instance, delete => api::instances::delete_instance);
+    route!(cfg, "/api/v1/search", get => api::search::search_tickets);
+    route!(cfg, "/api/v1/reports/sla", get => api::reports::show_sla_report);
+}
+
+/// 405 for a known path asked with another method, with the methods it
+/// takes in `Allow`.
+fn method_not_allowed(req: &HttpRequest, methods: &[&str]) -> HttpResponse {
+    let allow = methods.iter().map(|m| m.to_ascii_uppercase()).collect::<Vec<_>>().join(", ");
+    let error = AppError::new(
+        crate::ErrorKind::MethodNotAllowed,
+        format!("{} is not allowed here (allowed: {allow})", req.method()),
+    );
+    let mut res = error_for(req, error).error_response();
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
+        res.headers_mut().insert(actix_web::http::header::ALLOW, value);
+    }
+    res
 }
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
@@ -186,7 +203,16 @@ pub fn build_app(
     let metrics = state.metrics.clone();
     App::new()
         .app_data(web::Data::new(state))
-        .app_data(web::JsonConfig::default().limit(max_body).error_handler(|err, _| errors::from_actix(&err).into()))
+        .app_data(web::JsonConfig::default().limit(max_body).error_handler(|err, _| {
+            match err {
+                actix_web::error::JsonPayloadError::ContentType => AppError::new(
+                    crate::ErrorKind::UnsupportedMediaType,
+                    "the body must be JSON, sent with `Content-Type: application/json`",
+                ),
+                err => errors::from_actix(&err),
+            }
+            .into()
+        }))
         .app_data(
             web::FormConfig::default()
                 .limit(max_body)

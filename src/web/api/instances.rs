@@ -125,6 +125,7 @@ pub async fn show_instance(
         (status = 403, description = "The token lacks records:write", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "Conflict", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON (`Content-Type: application/json`)", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "Invalid domain, institution, plan or body", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["records:write"]))

@@ -122,6 +122,7 @@ pub struct CreateMessageBody {
         (status = 404, description = "No such ticket", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "The ticket is closed", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON (`Content-Type: application/json`)", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "Invalid body, or an agent that does not exist", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["tickets:write"]))

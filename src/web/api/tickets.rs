@@ -349,6 +349,7 @@ pub struct CreateTicketBody {
         (status = 403, description = "The token lacks tickets:write, or the requester is blocked", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "Conflict", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON (`Content-Type: application/json`)", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "Invalid body", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["tickets:write"]))
@@ -431,6 +432,7 @@ pub struct UpdateTicketBody {
         (status = 404, description = "No such ticket", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "The ticket is closed or merged", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON (`Content-Type: application/json`)", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "Invalid body", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["tickets:write"]))
