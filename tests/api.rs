@@ -218,6 +218,33 @@ fn authorization(db: &TestDb) {
         problem(&call(&app, req("GET", bad_filter, Some(&revoked))).await, 401, "unauthorized");
         problem(&call(&app, req("GET", bad_filter, Some(&writer))).await, 403, "forbidden");
         assert_eq!(call(&app, req("GET", bad_filter, Some(&reader))).await.0, 422);
+        // The same when the extractors refuse the input, before any handler
+        // logic: a query they cannot read, a number that is not one, a body
+        // that is not JSON or has unknown fields.
+        let bogus = "tusk_0000000000000000000000000000000000000000000000000000000000000000";
+        let json = "application/json";
+        let bad_inputs: [(&str, &str, &str, &str, Scope); 9] = [
+            ("GET", "/api/v1/tickets?limit=many", "", "", Scope::TicketsRead),
+            ("GET", "/api/v1/tickets?no_such_filter=1", "", "", Scope::TicketsRead),
+            ("GET", "/api/v1/tickets/abc", "", "", Scope::TicketsRead),
+            ("GET", "/api/v1/tickets/abc/messages", "", "", Scope::TicketsRead),
+            ("GET", "/api/v1/search?q=x&limit=many", "", "", Scope::TicketsRead),
+            ("GET", "/api/v1/reports/sla?bogus=1", "", "", Scope::ReportsRead),
+            ("POST", "/api/v1/tickets", json, "{", Scope::TicketsWrite),
+            ("PATCH", "/api/v1/tickets/1001", json, r#"{"colour": "red"}"#, Scope::TicketsWrite),
+            ("PUT", "/api/v1/institutions/uni-z", "text/plain", "name=x", Scope::RecordsWrite),
+        ];
+        for (method, uri, ctype, body, scope) in bad_inputs {
+            let with = |t: &str| {
+                let r = req(method, uri, Some(t));
+                if ctype.is_empty() { r } else { r.insert_header(("content-type", ctype)).set_payload(body) }
+            };
+            let other = if scope == Scope::TicketsRead { &writer } else { &reader };
+            let own = token(&mut conn, &[scope]);
+            assert!((400..500).contains(&call(&app, with(&own)).await.0), "{method} {uri} is bad input");
+            problem(&call(&app, with(bogus)).await, 401, "unauthorized");
+            problem(&call(&app, with(other)).await, 403, "forbidden");
+        }
         // The process trusts a token it has just seen live for a second: a
         // revocation written by another process (here, straight into the
         // table) is not seen at once. A revocation by this process is.

@@ -83,7 +83,7 @@ impl ResponseError for AppError {
 
 /// Turns actix's own extractor errors (bad JSON, oversized bodies, bad
 /// paths) into problem JSON.
-pub fn from_actix<E: ResponseError>(err: &E) -> AppError {
+pub fn from_actix<E: ResponseError + ?Sized>(err: &E) -> AppError {
     let status = err.status_code();
     let kind = match status {
         StatusCode::PAYLOAD_TOO_LARGE => ErrorKind::TooLarge,

@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::ApiCaller;
 use super::institutions::UpsertResult;
 use super::schema::{ProblemDoc, utc};
+use super::{ApiCaller, Input, input};
 use crate::db::InstanceStatus;
 use crate::db::models::Instance;
 use crate::domain::Upserted;
@@ -134,10 +134,10 @@ pub async fn upsert_instance(
     caller: ApiCaller,
     state: web::Data<AppState>,
     domain: web::Path<String>,
-    body: web::Json<PutInstanceBody>,
+    body: Input<web::Json<PutInstanceBody>>,
 ) -> AppResult<HttpResponse> {
     let actor = caller.require(Scope::RecordsWrite)?;
-    let b = body.into_inner();
+    let b = input(body)?.into_inner();
     let input = InstanceInput {
         domain: domain.into_inner(),
         institution_slug: b.institution,

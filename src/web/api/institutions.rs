@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::ApiCaller;
 use super::schema::{ProblemDoc, utc};
+use super::{ApiCaller, Input, input};
 use crate::db::InstitutionStatus;
 use crate::db::models::Institution;
 use crate::domain::Upserted;
@@ -141,10 +141,10 @@ pub async fn upsert_institution(
     caller: ApiCaller,
     state: web::Data<AppState>,
     slug: web::Path<String>,
-    body: web::Json<PutInstitutionBody>,
+    body: Input<web::Json<PutInstitutionBody>>,
 ) -> AppResult<HttpResponse> {
     let actor = caller.require(Scope::RecordsWrite)?;
-    let b = body.into_inner();
+    let b = input(body)?.into_inner();
     let input = InstitutionInput {
         slug: slug.into_inner(),
         name: b.name,

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::ApiCaller;
 use super::schema::{ProblemDoc, utc};
+use super::{ApiCaller, Input, input};
 use crate::db::models::Message;
 use crate::db::{AgentId, MessageKind};
 use crate::domain::api_ops::{self, PostMessage};
@@ -74,10 +74,10 @@ pub struct MessageListOut {
 pub async fn list_messages(
     caller: ApiCaller,
     state: web::Data<AppState>,
-    number: web::Path<i64>,
+    number: Input<web::Path<i64>>,
 ) -> AppResult<HttpResponse> {
     caller.require(Scope::TicketsRead)?;
-    let number = number.into_inner();
+    let number = input(number)?.into_inner();
     let thread = state.db.run(move |conn| api_ops::thread(conn, number)).await?;
     Ok(HttpResponse::Ok().json(MessageListOut { messages: thread.into_iter().map(MessageOut::from).collect() }))
 }
@@ -130,12 +130,12 @@ pub struct CreateMessageBody {
 pub async fn create_message(
     caller: ApiCaller,
     state: web::Data<AppState>,
-    number: web::Path<i64>,
-    body: web::Json<CreateMessageBody>,
+    number: Input<web::Path<i64>>,
+    body: Input<web::Json<CreateMessageBody>>,
 ) -> AppResult<HttpResponse> {
     let actor = caller.require(Scope::TicketsWrite)?;
-    let number = number.into_inner();
-    let b = body.into_inner();
+    let number = input(number)?.into_inner();
+    let b = input(body)?.into_inner();
     let input = match b.kind {
         NewMessageKind::Reply => PostMessage::Reply {
             agent: AgentId(b.agent_id.ok_or_else(|| AppError::invalid("a reply needs agent_id"))?),

@@ -20,3 +20,18 @@ pub mod sla;
 pub mod tickets;
 
 pub use auth::{ApiBearer, ApiCaller};
+
+/// A request's path number, query or body as extracted, looked at only once
+/// the caller is authenticated and its scope checked: a request with bad
+/// input and no valid token answers 401 (or 403), never 422, whichever
+/// extractor finished first.
+pub type Input<T> = Result<T, actix_web::Error>;
+
+/// The extracted input, or the problem the extractor answered with (see
+/// the error handlers of `build_app`).
+pub fn input<T>(extracted: Input<T>) -> crate::AppResult<T> {
+    extracted.map_err(|e| match e.as_error::<crate::AppError>() {
+        Some(problem) => crate::AppError::new(problem.kind, problem.message()),
+        None => crate::web::errors::from_actix(e.as_response_error()),
+    })
+}

@@ -5,8 +5,8 @@ use actix_web::{HttpResponse, http::header, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::ApiCaller;
 use super::schema::ProblemDoc;
+use super::{ApiCaller, Input, input};
 use crate::domain::api_tokens::Scope;
 use crate::error::{AppError, AppResult};
 use crate::reports::{self, ReportParams};
@@ -55,10 +55,10 @@ pub struct SlaReportQuery {
 pub async fn show_sla_report(
     caller: ApiCaller,
     state: web::Data<AppState>,
-    query: web::Query<SlaReportQuery>,
+    query: Input<web::Query<SlaReportQuery>>,
 ) -> AppResult<HttpResponse> {
     caller.require(Scope::ReportsRead)?;
-    let q = query.into_inner();
+    let q = input(query)?.into_inner();
     // The API is strict where the console's form is lenient: a parameter
     // that is present must be well formed (no empty values, exact dates).
     for (name, value) in [("from", &q.from), ("to", &q.to)] {

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::ApiCaller;
 use super::schema::{ProblemDoc, parse_list, parse_time, utc};
+use super::{ApiCaller, Input, input};
 use crate::db::{AgentId, ContactId, InstanceId, InstitutionId, Priority, TicketStatus};
 use crate::domain::api_tokens::Scope;
 use crate::error::{AppError, AppResult};
@@ -157,10 +157,10 @@ pub struct SearchPageOut {
 pub async fn search_tickets(
     caller: ApiCaller,
     state: web::Data<AppState>,
-    query: web::Query<SearchQuery>,
+    query: Input<web::Query<SearchQuery>>,
 ) -> AppResult<HttpResponse> {
     caller.require(Scope::TicketsRead)?;
-    let request = query.into_inner().into_request()?;
+    let request = input(query)?.into_inner().into_request()?;
     let results = state.search.search(request).await?;
     Ok(HttpResponse::Ok().json(SearchPageOut {
         total: results.total,

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::ApiCaller;
 use super::schema::ProblemDoc;
+use super::{ApiCaller, Input, input};
 use crate::db::TicketStatus;
 use crate::domain::api_tokens::Scope;
 use crate::domain::tickets;
@@ -247,10 +247,10 @@ impl TicketSlaOut {
 pub async fn show_ticket_sla(
     caller: ApiCaller,
     state: web::Data<AppState>,
-    number: web::Path<i64>,
+    number: Input<web::Path<i64>>,
 ) -> AppResult<HttpResponse> {
     caller.require(Scope::TicketsRead)?;
-    let number = number.into_inner();
+    let number = input(number)?.into_inner();
     let clocks = state
         .db
         .run(move |conn| {

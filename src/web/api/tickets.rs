@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::schema::{ProblemDoc, parse_list, parse_time, utc};
-use super::{ApiBearer, ApiCaller};
+use super::{ApiBearer, ApiCaller, Input, input};
 use crate::db::{AgentId, Channel, ContactId, InstanceId, InstitutionId, Priority, TicketStatus};
 use crate::domain::api_ops::{self, OpenTicket};
 use crate::domain::api_tokens::Scope;
@@ -268,9 +268,9 @@ impl ListTicketsQuery {
 pub async fn list_tickets(
     bearer: ApiBearer,
     state: web::Data<AppState>,
-    query: web::Query<ListTicketsQuery>,
+    query: Input<web::Query<ListTicketsQuery>>,
 ) -> AppResult<HttpResponse> {
-    let (filter, sort, page) = match query.into_inner().into_domain() {
+    let (filter, sort, page) = match input(query).and_then(|q| q.into_inner().into_domain()) {
         Ok(parsed) => parsed,
         Err(e) => {
             bearer.check(&state, Scope::TicketsRead).await?;
@@ -302,9 +302,15 @@ pub async fn list_tickets(
 pub async fn show_ticket(
     bearer: ApiBearer,
     state: web::Data<AppState>,
-    number: web::Path<i64>,
+    number: Input<web::Path<i64>>,
 ) -> AppResult<HttpResponse> {
-    let number = number.into_inner();
+    let number = match input(number) {
+        Ok(n) => n.into_inner(),
+        Err(e) => {
+            bearer.check(&state, Scope::TicketsRead).await?;
+            return Err(e);
+        }
+    };
     let row = bearer.run(&state, Scope::TicketsRead, move |conn, _| api_ops::ticket_row(conn, number)).await?;
     Ok(HttpResponse::Ok().json(TicketOut::from(row)))
 }
@@ -357,10 +363,10 @@ pub struct CreateTicketBody {
 pub async fn create_ticket(
     caller: ApiCaller,
     state: web::Data<AppState>,
-    body: web::Json<CreateTicketBody>,
+    body: Input<web::Json<CreateTicketBody>>,
 ) -> AppResult<HttpResponse> {
     let actor = caller.require(Scope::TicketsWrite)?;
-    let b = body.into_inner();
+    let b = input(body)?.into_inner();
     let input = OpenTicket {
         subject: b.subject,
         requester_email: b.requester_email,
@@ -440,12 +446,12 @@ pub struct UpdateTicketBody {
 pub async fn update_ticket(
     caller: ApiCaller,
     state: web::Data<AppState>,
-    number: web::Path<i64>,
-    body: web::Json<UpdateTicketBody>,
+    number: Input<web::Path<i64>>,
+    body: Input<web::Json<UpdateTicketBody>>,
 ) -> AppResult<HttpResponse> {
     let actor = caller.require(Scope::TicketsWrite)?;
-    let number = number.into_inner();
-    let b = body.into_inner();
+    let number = input(number)?.into_inner();
+    let b = input(body)?.into_inner();
     let update = TicketUpdate {
         status: b.status,
         priority: b.priority,
