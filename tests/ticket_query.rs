@@ -355,12 +355,40 @@ fn visibility_and_bad_input(db: &TestDb) {
     let mine = only(&mut conn, Visibility::Requester(w.alice), TicketFilter::default());
     assert_eq!(mine.len(), all.iter().filter(|r| r.requester_id == w.alice).count());
     assert!(mine.iter().all(|r| r.requester_id == w.alice));
-    let inst = only(&mut conn, Visibility::Institution(w.a), TicketFilter::default());
+    let inst = only(&mut conn, Visibility::Institution(w.a, w.carol), TicketFilter::default());
     assert_eq!(inst.len(), all.iter().filter(|r| r.institution_id == Some(w.a)).count());
     // A filter never widens the visibility.
-    let other =
-        only(&mut conn, Visibility::Institution(w.a), TicketFilter { institution_id: Some(w.b), ..Default::default() });
+    let other = only(
+        &mut conn,
+        Visibility::Institution(w.a, w.carol),
+        TicketFilter { institution_id: Some(w.b), ..Default::default() },
+    );
     assert!(other.is_empty());
+    // An admin's own ticket filed under another institution is still theirs
+    // (as the portal's search and ticket page have it); not their
+    // colleague's.
+    {
+        use diesel::prelude::*;
+        use tusk::db::schema::tickets as t;
+        let moved = mine[0].id;
+        diesel::update(t::table.find(moved)).set(t::institution_id.eq(Some(w.b))).execute(&mut *conn).unwrap();
+        let ids = |conn: &mut AnyConnection, who| -> Vec<tusk::db::TicketId> {
+            only(conn, Visibility::Institution(w.a, who), TicketFilter::default()).iter().map(|r| r.id).collect()
+        };
+        let admin = ids(&mut conn, w.alice);
+        assert!(admin.contains(&moved));
+        assert_eq!(admin.len(), inst.len(), "one ticket left the institution and stays in the admin's list");
+        let colleague = ids(&mut conn, w.carol);
+        assert!(!colleague.contains(&moved));
+        assert_eq!(colleague.len(), inst.len() - 1);
+        let from_b = only(
+            &mut conn,
+            Visibility::Institution(w.a, w.alice),
+            TicketFilter { institution_id: Some(w.b), ..Default::default() },
+        );
+        assert_eq!(from_b.iter().map(|r| r.id).collect::<Vec<_>>(), vec![moved], "only the admin's own of B");
+        diesel::update(t::table.find(moved)).set(t::institution_id.eq(Some(w.a))).execute(&mut *conn).unwrap();
+    }
     let other = only(
         &mut conn,
         Visibility::Requester(w.alice),

@@ -569,7 +569,7 @@ pub fn purge_links(conn: &mut AnyConnection) -> AppResult<usize> {
 /// The tickets a contact may see in the portal.
 pub fn visibility(contact: &Contact) -> Visibility {
     match contact.institution_id {
-        Some(id) if contact.is_institution_admin => Visibility::Institution(id),
+        Some(id) if contact.is_institution_admin => Visibility::Institution(id, contact.id),
         _ => Visibility::Requester(contact.id),
     }
 }

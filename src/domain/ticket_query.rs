@@ -57,8 +57,9 @@ pub enum Visibility {
     /// Agents and API tokens: every ticket.
     #[default]
     Staff,
-    /// An institution admin in the portal: the institution's tickets.
-    Institution(InstitutionId),
+    /// An institution admin in the portal: the institution's tickets and
+    /// the admin's own (which may sit under another institution, or none).
+    Institution(InstitutionId, ContactId),
     /// A customer in the portal: their own tickets.
     Requester(ContactId),
 }
@@ -417,7 +418,9 @@ fn query(
                 let mut q = $query;
                 match filter.visibility {
                     Visibility::Staff => {}
-                    Visibility::Institution(id) => q = q.filter(tickets::institution_id.eq(id)),
+                    Visibility::Institution(id, admin) => {
+                        q = q.filter(tickets::institution_id.eq(id).or(tickets::requester_id.eq(admin)))
+                    }
                     Visibility::Requester(id) => q = q.filter(tickets::requester_id.eq(id)),
                 }
                 if !filter.statuses.is_empty() {

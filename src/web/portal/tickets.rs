@@ -88,7 +88,7 @@ pub async fn list_tickets(
         first_page,
         institution_wide: matches!(
             portal::visibility(&user.contact),
-            crate::domain::ticket_query::Visibility::Institution(_)
+            crate::domain::ticket_query::Visibility::Institution(..)
         ),
     };
     render(&state, "portal/tickets", &view, StatusCode::OK, None)
