@@ -457,6 +457,11 @@ fn reply_note_and_changes(db: &TestDb) {
 fn merge_and_relink(db: &TestDb) {
     let w = fixtures::world(&mut db.conn());
     let dup = fixtures::ticket(&mut db.conn(), &w.lyon.customer, None, "Relay down?", "Is the relay down again?");
+    // The duplicate came from a signed-out web form.
+    tusk::domain::events::EventRecord::ticket(dup.id, tusk::domain::portal::UNVERIFIED_SENDER)
+        .data(serde_json::json!({ "email": "lea.martin@univ-lyon.example", "signed_in_as_another": false }))
+        .write(&mut db.conn(), tusk::domain::Actor::System, tusk::db::now())
+        .unwrap();
     actix_web::rt::System::new().block_on(async {
         let app = test::init_service(build_app(state(db))).await;
         let agent = sign_in(&app, "agent@tusk.example", PASSWORD).await.unwrap();
@@ -480,6 +485,7 @@ fn merge_and_relink(db: &TestDb) {
         assert_eq!(merged_events, 1);
         let page = body_text(test::call_service(&app, agent.get(&format!("/console/tickets/{n}"))).await).await;
         assert!(page.contains("Is the relay down again?"));
+        assert!(page.contains("id=\"sender-unverified\""), "the warning follows the merged messages");
         // Merging across institutions or twice is refused, nothing written.
         let res = test::call_service(
             &app,
@@ -506,9 +512,31 @@ fn merge_and_relink(db: &TestDb) {
             .await;
             assert_eq!(res.status(), 422, "#{duplicate} into #{target}");
         }
+        // Two tickets of no institution: only when they share the requester.
+        let other = tusk::domain::contacts::find_or_create(
+            &mut conn,
+            "other@elsewhere.example",
+            None,
+            tusk::domain::Actor::System,
+        )
+        .unwrap();
+        let stranger = fixtures::ticket(&mut conn, &other, None, "Hi", "Another stranger's question");
+        let res = test::call_service(
+            &app,
+            agent.post(&format!("/console/tickets/{}/merge", stray.number), &format!("duplicate={}", stranger.number)),
+        )
+        .await;
+        assert_eq!(res.status(), 422, "different requesters of no institution");
         let on_stray: i64 =
             messages::table.filter(messages::ticket_id.eq(stray.id)).count().get_result(&mut *conn).unwrap();
         assert_eq!(on_stray, 1, "nothing moved");
+        let again = fixtures::ticket(&mut conn, &loner, None, "Hello again", "The same stranger, again");
+        let res = test::call_service(
+            &app,
+            agent.post(&format!("/console/tickets/{}/merge", stray.number), &format!("duplicate={}", again.number)),
+        )
+        .await;
+        assert_eq!(res.status(), 303, "the same requester of no institution");
         let res = test::call_service(
             &app,
             agent.post(&format!("/console/tickets/{n}/merge"), &format!("duplicate={}", dup.number)),
