@@ -344,6 +344,30 @@ fn permanent_failure_is_recorded_with_the_reason(db: &TestDb) {
     assert_eq!((row.state, row.attempts), (MailState::Failed, 1));
     let error = row.last_error.as_deref().unwrap();
     assert!(error.contains("550") && error.contains("Recipient refused by sink policy"), "{error}");
+    let ack_payload = row.payload.clone();
+    // A sign-in link refused for good: its row keeps the reason, not the link.
+    let link = enqueue_mail(
+        &mut db.conn(),
+        &OutgoingMail {
+            kind: "magic_link",
+            ticket_id: None,
+            message_ref: None,
+            recipients: &["zoe@uni.example".to_string()],
+            rfc_message_id: "link.1@tusk.example",
+            payload: serde_json::json!({
+                "link": "https://desk.example/support/login/secret-token",
+                "expires_in_minutes": 15,
+                "recipient_name": "Zoe",
+            }),
+        },
+        tusk::db::now(),
+    )
+    .unwrap();
+    rt.block_on(w.run_until_idle()).unwrap();
+    let row = rows(db).into_iter().find(|r| r.id == link).unwrap();
+    assert_eq!(row.state, MailState::Failed);
+    assert_eq!(row.payload, tusk::domain::mail_queue::SENT_MAGIC_LINK_PAYLOAD);
+    assert_eq!(rows(db)[0].payload, ack_payload, "other kinds keep theirs");
     sink.set_permanent_failure(false);
     assert_eq!(rt.block_on(w.run_until_idle()).unwrap().claimed, 0, "a failed row is not retried");
     assert_eq!(sink.count(), 0);

@@ -91,10 +91,19 @@ pub fn claim_due(
     Ok(rows)
 }
 
-/// What a sent `magic_link` row's payload becomes: the link in it is a
-/// credential (the database keeps only its hash elsewhere), kept in clear
-/// only while the email waits to be sent.
+/// What a `magic_link` row's payload becomes once the row is done with
+/// (sent, or failed for good): the link in it is a credential (the
+/// database keeps only its hash elsewhere), kept in clear only while the
+/// email waits to be sent.
 pub const SENT_MAGIC_LINK_PAYLOAD: &str = r#"{"link":"(sent; not kept)"}"#;
+
+/// `payload = <this>`: the payload, but [`SENT_MAGIC_LINK_PAYLOAD`] for a
+/// `magic_link` row.
+fn payload_without_link() -> diesel::expression::SqlLiteral<diesel::sql_types::Text> {
+    diesel::dsl::sql::<diesel::sql_types::Text>(&format!(
+        "CASE WHEN kind = 'magic_link' THEN '{SENT_MAGIC_LINK_PAYLOAD}' ELSE payload END"
+    ))
+}
 
 /// Marks rows `worker` holds as sent, and drops the sign-in link from sent
 /// `magic_link` payloads.
@@ -115,9 +124,7 @@ pub fn mark_sent(conn: &mut AnyConnection, worker: &str, ids: &[i64], at: NaiveD
         mail_outbox::locked_until.eq(None::<NaiveDateTime>),
         mail_outbox::last_error.eq(None::<String>),
         mail_outbox::updated_at.eq(at),
-        mail_outbox::payload.eq(diesel::dsl::sql::<diesel::sql_types::Text>(&format!(
-            "CASE WHEN kind = 'magic_link' THEN '{SENT_MAGIC_LINK_PAYLOAD}' ELSE payload END"
-        ))),
+        mail_outbox::payload.eq(payload_without_link()),
     ))
     .execute(conn)?)
 }
@@ -142,7 +149,12 @@ pub fn mark_failed(
     error: &str,
     at: NaiveDateTime,
 ) -> AppResult<usize> {
-    release(conn, worker, id, MailState::Failed, error, at, at)
+    let released = release(conn, worker, id, MailState::Failed, error, at, at)?;
+    // A link that never reached its reader is of use to no one else either.
+    diesel::update(mail_outbox::table.filter(mail_outbox::id.eq(id)).filter(mail_outbox::state.eq(MailState::Failed)))
+        .set(mail_outbox::payload.eq(payload_without_link()))
+        .execute(conn)?;
+    Ok(released)
 }
 
 fn release(
