@@ -81,10 +81,19 @@ pub fn follow_domains(
             .or_filter(contacts::email.like(format!("%.{d}")));
     }
     let found: Vec<Contact> = candidates.select(Contact::as_select()).load(conn)?;
+    let found: Vec<(Contact, String)> = found
+        .into_iter()
+        .filter_map(|c| {
+            let domain = email_domain(&c.email).filter(|d| under(d))?.to_string();
+            Some((c, domain))
+        })
+        .collect();
+    // One statement for the owners of all their domains (a university's
+    // domain may hold thousands of people).
+    let owners = institutions::owners_of_email_domains(conn, found.iter().map(|(_, d)| d.as_str()))?;
     let mut moved = 0;
-    for contact in found {
-        let Some(domain) = email_domain(&contact.email).filter(|d| under(d)) else { continue };
-        let owner = institutions::by_email_domain(conn, domain)?;
+    for (contact, domain) in found {
+        let owner = owners.get(&domain).copied().flatten();
         if owner == contact.institution_id {
             continue;
         }

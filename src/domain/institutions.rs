@@ -204,18 +204,47 @@ pub fn by_slug(conn: &mut AnyConnection, slug: &str) -> AppResult<Option<Institu
 /// The institution whose email domain is `domain` or a parent of it
 /// (`cs.uni-lyon.fr` matches `uni-lyon.fr`); the most specific one wins.
 pub fn by_email_domain(conn: &mut AnyConnection, domain: &str) -> AppResult<Option<InstitutionId>> {
-    let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
-    let candidates: Vec<String> = domain
-        .match_indices('.')
-        .map(|(i, _)| domain[i + 1..].to_string())
-        .filter(|d| d.contains('.'))
-        .chain(std::iter::once(domain.clone()))
-        .collect();
+    let candidates = domain_and_parents(domain);
     let rows: Vec<InstitutionDomain> = institution_domains::table
         .filter(institution_domains::domain.eq_any(&candidates))
         .select(InstitutionDomain::as_select())
         .load(conn)?;
-    Ok(rows.into_iter().max_by_key(|r| r.domain.len()).map(|r| r.institution_id))
+    Ok(most_specific(&candidates, &rows))
+}
+
+/// The domain (lower-cased) and each parent of it that still has a dot:
+/// `cs.univ-lyon.example`, `univ-lyon.example`.
+fn domain_and_parents(domain: &str) -> Vec<String> {
+    let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    domain
+        .match_indices('.')
+        .map(|(i, _)| domain[i + 1..].to_string())
+        .filter(|d| d.contains('.'))
+        .chain(std::iter::once(domain.clone()))
+        .collect()
+}
+
+/// The institution owning the longest of `candidates` among `rows`.
+fn most_specific(candidates: &[String], rows: &[InstitutionDomain]) -> Option<InstitutionId> {
+    rows.iter().filter(|r| candidates.contains(&r.domain)).max_by_key(|r| r.domain.len()).map(|r| r.institution_id)
+}
+
+/// The owner of each email domain, as [`by_email_domain`] answers, for many
+/// domains with one statement.
+pub fn owners_of_email_domains<'a>(
+    conn: &mut AnyConnection,
+    domains: impl IntoIterator<Item = &'a str>,
+) -> AppResult<std::collections::HashMap<String, Option<InstitutionId>>> {
+    let wanted: Vec<(String, Vec<String>)> =
+        domains.into_iter().map(|d| (d.to_string(), domain_and_parents(d))).collect();
+    let mut all: Vec<&String> = wanted.iter().flat_map(|(_, c)| c).collect();
+    all.sort();
+    all.dedup();
+    let rows: Vec<InstitutionDomain> = institution_domains::table
+        .filter(institution_domains::domain.eq_any(all))
+        .select(InstitutionDomain::as_select())
+        .load(conn)?;
+    Ok(wanted.into_iter().map(|(d, candidates)| (d, most_specific(&candidates, &rows))).collect())
 }
 
 /// All institutions by name.
