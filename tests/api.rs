@@ -682,9 +682,9 @@ fn bad_input_writes_nothing(db: &TestDb) {
         problem(&r, 415, "unsupported-media-type");
         // A known path with a method it does not take: 405, naming those it does.
         for (method, uri, allow) in [
-            ("DELETE", "/api/v1/tickets", "GET, POST"),
-            ("PUT", "/api/v1/tickets/1001", "GET, PATCH"),
-            ("POST", "/api/v1/institutions/uni-a", "GET, PUT, DELETE"),
+            ("DELETE", "/api/v1/tickets", "GET, HEAD, POST"),
+            ("PUT", "/api/v1/tickets/1001", "GET, HEAD, PATCH"),
+            ("POST", "/api/v1/institutions/uni-a", "GET, HEAD, PUT, DELETE"),
         ] {
             let res = test::call_service(&app, req(method, uri, Some(&t)).to_request()).await;
             assert_eq!(res.headers().get("allow").map(|v| v.to_str().unwrap().to_string()).as_deref(), Some(allow));

@@ -68,8 +68,15 @@ fn problems_are_json(db: &TestDb) {
         // A page asked with a method it does not take.
         let res = test::call_service(&app, test::TestRequest::put().uri("/support/new").to_request()).await;
         assert_eq!(res.status(), 405);
-        assert_eq!(res.headers().get("allow").unwrap(), "GET, POST");
+        assert_eq!(res.headers().get("allow").unwrap(), "GET, HEAD, POST");
         assert_eq!(res.headers().get("content-type").unwrap(), "text/html; charset=utf-8");
+        // HEAD is answered wherever GET is (uptime checks use it).
+        let res = test::call_service(
+            &app,
+            test::TestRequest::default().method(actix_web::http::Method::HEAD).uri("/healthz").to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), 200);
         // People's pages answer as pages: an unknown path, and a form the
         // router refuses before any handler runs (wrong content type).
         for (req, status, home) in [

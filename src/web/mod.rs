@@ -78,16 +78,35 @@ impl AppState {
     }
 }
 
-/// Registers one resource: its methods' handlers, and a 405 for the others.
+/// Registers one resource: its methods' handlers (a GET handler answers
+/// HEAD too; actix sends no body for HEAD), and a 405 for the others.
 macro_rules! route {
-    ($cfg:expr, $path:expr, $($method:ident => $handler:expr),+ $(,)?) => {
-        $cfg.service(
-            web::resource($path)
-                $(.route(web::$method().to($handler)))+
-                .default_service(web::to(|req: HttpRequest| async move {
-                    method_not_allowed(&req, &[$(stringify!($method)),+])
-                })),
-        );
+    ($cfg:expr, $path:expr, $($method:ident => $handler:expr),+ $(,)?) => {{
+        let resource = web::resource($path);
+        $(let resource = with_method!(resource, $method, $handler);)+
+        $cfg.service(resource.default_service(web::to(|req: HttpRequest| async move {
+            method_not_allowed(&req, &[$(allow_of!($method)),+])
+        })));
+    }};
+}
+
+/// A resource with one more method's handler.
+macro_rules! with_method {
+    ($resource:expr, get, $handler:expr) => {
+        $resource.route(web::get().to($handler)).route(web::head().to($handler))
+    };
+    ($resource:expr, $method:ident, $handler:expr) => {
+        $resource.route(web::$method().to($handler))
+    };
+}
+
+/// The `Allow` entry of a method.
+macro_rules! allow_of {
+    (get) => {
+        "GET, HEAD"
+    };
+    ($method:ident) => {
+        stringify!($method)
     };
 }
 
@@ -243,7 +262,12 @@ pub fn build_app(
             let fut = actix_web::dev::Service::call(srv, req);
             async move {
                 let res = fut.await?;
-                let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_string());
+                // A known path asked with a method it does not take (405) is
+                // not that route's traffic.
+                let route = match res.request().match_pattern() {
+                    Some(pattern) if res.status() != actix_web::http::StatusCode::METHOD_NOT_ALLOWED => pattern,
+                    _ => "unmatched".to_string(),
+                };
                 metrics.observe_request(&method, &route, res.status().as_u16(), started.elapsed());
                 Ok(res)
             }
