@@ -149,12 +149,7 @@ pub fn mark_failed(
     error: &str,
     at: NaiveDateTime,
 ) -> AppResult<usize> {
-    let released = release(conn, worker, id, MailState::Failed, error, at, at)?;
-    // A link that never reached its reader is of use to no one else either.
-    diesel::update(mail_outbox::table.filter(mail_outbox::id.eq(id)).filter(mail_outbox::state.eq(MailState::Failed)))
-        .set(mail_outbox::payload.eq(payload_without_link()))
-        .execute(conn)?;
-    Ok(released)
+    release(conn, worker, id, MailState::Failed, error, at, at)
 }
 
 fn release(
@@ -180,6 +175,13 @@ fn release(
         mail_outbox::locked_until.eq(None::<NaiveDateTime>),
         mail_outbox::last_error.eq(Some(error)),
         mail_outbox::updated_at.eq(at),
+        // A link that never reached its reader is of use to no one else
+        // either; a row queued again keeps it.
+        mail_outbox::payload.eq(if state == MailState::Failed {
+            payload_without_link()
+        } else {
+            diesel::dsl::sql::<diesel::sql_types::Text>("payload")
+        }),
     ))
     .execute(conn)?)
 }

@@ -7,9 +7,10 @@ use diesel::prelude::*;
 use super::Actor;
 use super::events::EventRecord;
 use super::outbox::enqueue_ticket_index;
+use super::portal::{UNVERIFIED_SENDER, unverified_sender};
 use super::tickets;
 use crate::db::models::Ticket;
-use crate::db::schema::{events, messages, ticket_tags, tickets as tickets_t};
+use crate::db::schema::{messages, ticket_tags, tickets as tickets_t};
 use crate::db::{AnyConnection, SearchOp, TicketId, TicketStatus, now};
 use crate::error::{AppError, AppResult};
 
@@ -91,21 +92,13 @@ pub fn merge_into(conn: &mut AnyConnection, duplicate: TicketId, target: TicketI
         }
         // The warning that nothing proved who sent the duplicate follows its
         // messages.
-        let unverified = |conn: &mut AnyConnection, id: TicketId| -> AppResult<Option<Option<String>>> {
-            Ok(events::table
-                .filter(events::ticket_id.eq(id))
-                .filter(events::action.eq(super::portal::UNVERIFIED_SENDER))
-                .select(events::data)
-                .first::<Option<String>>(conn)
-                .optional()?)
-        };
-        if let Some(data) = unverified(conn, dup.id)?
-            && unverified(conn, tgt.id)?.is_none()
+        if let Some(data) = unverified_sender(conn, dup.id)?
+            && unverified_sender(conn, tgt.id)?.is_none()
         {
             let mut data: serde_json::Value =
                 data.and_then(|d| serde_json::from_str(&d).ok()).unwrap_or_else(|| serde_json::json!({}));
             data["merged_from_number"] = serde_json::json!(dup.number);
-            EventRecord::ticket(tgt.id, super::portal::UNVERIFIED_SENDER).data(data).write(conn, actor, at)?;
+            EventRecord::ticket(tgt.id, UNVERIFIED_SENDER).data(data).write(conn, actor, at)?;
         }
         enqueue_ticket_index(conn, dup.id, SearchOp::Delete, at)?;
         enqueue_ticket_index(conn, tgt.id, SearchOp::Upsert, at)?;

@@ -407,6 +407,18 @@ pub fn open_web_ticket(
 /// requester (see [`open_web_ticket`]).
 pub const UNVERIFIED_SENDER: &str = "ticket.sender_unverified";
 
+/// The data of the ticket's `ticket.sender_unverified` event (`Some(None)`
+/// for an event without data), or `None` when it has none.
+pub fn unverified_sender(conn: &mut AnyConnection, ticket: crate::db::TicketId) -> AppResult<Option<Option<String>>> {
+    use crate::db::schema::events;
+    Ok(events::table
+        .filter(events::ticket_id.eq(ticket))
+        .filter(events::action.eq(UNVERIFIED_SENDER))
+        .select(events::data)
+        .first::<Option<String>>(conn)
+        .optional()?)
+}
+
 // ---------------------------------------------------------------------------
 // Magic links
 
@@ -650,16 +662,7 @@ pub fn thread(conn: &mut AnyConnection, contact: &Contact, number: i64) -> AppRe
         Some(id) => Some(instances::get(conn, id)?.domain),
         None => None,
     };
-    let sender_unverified = {
-        use crate::db::schema::events;
-        let found: Option<i64> = events::table
-            .filter(events::ticket_id.eq(ticket.id))
-            .filter(events::action.eq(UNVERIFIED_SENDER))
-            .select(events::id)
-            .first(conn)
-            .optional()?;
-        found.is_some()
-    };
+    let sender_unverified = unverified_sender(conn, ticket.id)?.is_some();
     Ok(PortalThread { ticket, requester, instance_domain, messages, attachments, agent_names, sender_unverified })
 }
 

@@ -109,4 +109,12 @@ impl ApiBearer {
     pub async fn check(self, state: &AppState, scope: Scope) -> AppResult<Actor> {
         self.run(state, scope, |_, actor| Ok(actor)).await
     }
+
+    /// Answers a request whose input was refused: 401 or 403 when the
+    /// caller is not let in, else `refused` (so bad input never tells an
+    /// unauthenticated caller more than 401).
+    pub async fn refuse<T>(self, state: &AppState, scope: Scope, refused: AppError) -> AppResult<T> {
+        self.check(state, scope).await?;
+        Err(refused)
+    }
 }

@@ -272,10 +272,7 @@ pub async fn list_tickets(
 ) -> AppResult<HttpResponse> {
     let (filter, sort, page) = match input(query).and_then(|q| q.into_inner().into_domain()) {
         Ok(parsed) => parsed,
-        Err(e) => {
-            bearer.check(&state, Scope::TicketsRead).await?;
-            return Err(e);
-        }
+        Err(e) => return bearer.refuse(&state, Scope::TicketsRead, e).await,
     };
     let page =
         bearer.run(&state, Scope::TicketsRead, move |conn, _| ticket_query::list(conn, &filter, sort, &page)).await?;
@@ -306,10 +303,7 @@ pub async fn show_ticket(
 ) -> AppResult<HttpResponse> {
     let number = match input(number) {
         Ok(n) => n.into_inner(),
-        Err(e) => {
-            bearer.check(&state, Scope::TicketsRead).await?;
-            return Err(e);
-        }
+        Err(e) => return bearer.refuse(&state, Scope::TicketsRead, e).await,
     };
     let row = bearer.run(&state, Scope::TicketsRead, move |conn, _| api_ops::ticket_row(conn, number)).await?;
     Ok(HttpResponse::Ok().json(TicketOut::from(row)))
